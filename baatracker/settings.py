@@ -1,0 +1,297 @@
+"""Settings for BAA Tracker, read strictly from the environment (see .env.example).
+
+The embedded default (no variables set) is a development setup: SQLite under var/, a filesystem
+Celery broker under var/, email written to var/mail. DEBUG=false is production mode, which refuses
+the development secret key and requires ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from baatracker.env import (
+    email_settings_from_url,
+    env_bool,
+    env_database,
+    env_int,
+    env_int_list,
+    env_list,
+    env_str,
+    env_time,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("BAATRACKER_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret-0f4c1d1e"
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+
+if not DEBUG:
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in production (DEBUG=false); the development key is refused."
+        )
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long in production.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS must list the host names this app serves in production (DEBUG=false)."
+        )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_filters",
+    "simple_history",
+    "axes",
+    "organizations",
+    "facilities",
+    "vendors",
+    "agreements",
+    "checklists",
+    "compliance",
+    "alerts",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page requires sign-in and an active membership (login_not_required views are exempt).
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "organizations.middleware.ActiveMembershipMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "baatracker.urls"
+WSGI_APPLICATION = "baatracker.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "organizations.context_processors.membership",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so that a Celery worker started by a test sees the test database.
+    test_name = Path(DATABASES["default"]["NAME"]).stem
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_{test_name}.sqlite3")}
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two writers (a web request and
+    # a Celery worker) wait for each other (up to the timeout) instead of one failing at once with
+    # "database is locked" when both had read first (SQLite's deadlock avoidance).
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "compliance:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# 45 CFR 164.312(a)(2)(iii): automatic logoff after a period of inactivity. Every request renews
+# the session, so it ends IDLE_LOGOFF_MINUTES after the last one.
+IDLE_LOGOFF_MINUTES = env_int("IDLE_LOGOFF_MINUTES", 15, minimum=1, maximum=24 * 60)
+SESSION_COOKIE_AGE = IDLE_LOGOFF_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Login throttling (django-axes): lock a username + address pair after repeated failures.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "America/New_York")
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except Exception:
+    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r} is not a known time zone, e.g. America/Chicago.") from None
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+_NODE_MODULES = BASE_DIR / "node_modules"
+for _prefix, _path in [("vendor/bootstrap", _NODE_MODULES / "bootstrap" / "dist")]:
+    if _path.exists():
+        STATICFILES_DIRS.append((_prefix, _path))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media-not-served/"  # documents are served only through permission-checked views
+
+# Signed BAA documents and evidence files.
+MAX_UPLOAD_MEGABYTES = env_int("MAX_UPLOAD_MEGABYTES", 20, minimum=1, maximum=200)
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# Email: files under var/mail unless EMAIL_URL selects SMTP.
+globals().update(email_settings_from_url("EMAIL_URL", os.environ.get("EMAIL_URL"), file_path=str(VAR_DIR / "mail")))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BAA Tracker <baa-tracker@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Absolute links in emails and reports.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Compliance rules.
+EXPIRY_HORIZON_DAYS = env_int("EXPIRY_HORIZON_DAYS", 90, minimum=1, maximum=3650)
+ALERT_LEAD_DAYS = sorted(set(env_int_list("ALERT_LEAD_DAYS", [90, 60, 30, 14, 7, 1])), reverse=True)
+MISSING_BAA_REMINDER_DAYS = env_int("MISSING_BAA_REMINDER_DAYS", 7, minimum=1)
+
+# Celery. The embedded default is kombu's filesystem transport under var/, so the same worker and
+# beat code runs with no broker server; production sets CELERY_BROKER_URL=redis://...
+_BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL.split(":", 1)[0] not in {"filesystem", "redis", "rediss", "amqp", "memory"}:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r}: use redis://host:6379/0 or filesystem:// (embedded)."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for sub in ("queue", "processed", "control"):
+        (_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # kombu's default is ./control, relative to wherever the process started.
+        "control_folder": str(_BROKER_DIR / "control"),
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith("redis"):
+    # A task unacknowledged this long (e.g. its worker was killed) is delivered again.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10)}
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "baatracker")
+CELERY_TASK_IGNORE_RESULT = True
+# Late acknowledgement: a task whose worker dies mid-run goes back to the queue. Every task is
+# idempotent, so running it again is safe.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+COMPLIANCE_RUN_AT = env_time("COMPLIANCE_RUN_AT", "02:00")
+ALERT_DISPATCH_AT = env_time("ALERT_DISPATCH_AT", "07:00")
+# Every periodic job, in one place.
+CELERY_BEAT_SCHEDULE = {
+    # Nightly, before anyone is at work: recompute every finding for every organization.
+    "compliance-run-nightly": {
+        "task": "compliance.tasks.run_compliance_checks",
+        "schedule": crontab(hour=COMPLIANCE_RUN_AT[0], minute=COMPLIANCE_RUN_AT[1]),
+    },
+    # Daily, at the start of the working day and after the nightly run: send every alert that is due
+    # (expiry reminders, missing-BAA alerts and weekly reminders, checklist reviews, digests).
+    "alerts-dispatch-daily": {
+        "task": "alerts.tasks.dispatch_due_alerts",
+        "schedule": crontab(hour=ALERT_DISPATCH_AT[0], minute=ALERT_DISPATCH_AT[1]),
+    },
+    # Every 10 minutes (minute 0, 10, 20 ...): the first alert of a finding that just appeared, retries of
+    # failed emails whose backoff has passed, and emails a dead worker had claimed.
+    "alerts-send-pending-every-10-minutes": {
+        "task": "alerts.tasks.send_pending_alerts",
+        "schedule": crontab(minute="*/10"),
+    },
+}
+
+# Security headers. 45 CFR 164.312(e)(1): transmission security, so production forces HTTPS.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Content security policy: everything is served by the app itself, so only 'self' is allowed.
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

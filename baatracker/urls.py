@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from baatracker.views import healthz
+
+admin.site.site_header = "BAA Tracker administration"
+admin.site.site_title = "BAA Tracker"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("", include("compliance.urls")),
+    path("organization/", include("organizations.urls")),
+    path("facilities/", include("facilities.urls")),
+    path("vendors/", include("vendors.urls")),
+    path("agreements/", include("agreements.urls")),
+    path("checklists/", include("checklists.urls")),
+    path("alerts/", include("alerts.urls")),
+    path("reports/", include("reports.urls")),
+]
