@@ -1,0 +1,692 @@
+"""The demo dataset of ``manage.py seed_demo``: one imaging network, its vendors and their BAAs.
+
+Mostly compliant, with at least one case of every rule in compliance/rules.py, so that a first
+look at the product shows each kind of finding. Every date is relative to the day the command runs
+(except the 2011 pre-Omnibus agreement, which the rule needs to be dated before 2013-09-23), so the
+demo tells the same story whenever it is seeded. Names of people, of the network and of the billing
+firm are fictional; contact addresses are on example.com / example.org.
+
+Writes go through the services (vendor_save, engagement_save, subcontractor_link_save, the agreement
+lifecycle, document_store, checklist_item_update) so the demo data obeys the same rules as real data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from agreements.models import AgreementStatus, BusinessAssociateAgreement, DocumentKind
+from agreements.services import agreement_execute, agreement_renew, agreement_transition, document_store
+from checklists.models import ItemStatus
+from checklists.services import checklist_item_update
+from facilities.models import Facility, FacilityKind
+from organizations.models import Membership, Organization, Role
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor, VendorCategory
+from vendors.services import engagement_save, subcontractor_link_save, vendor_save
+
+ORGANIZATION_NAME = "Lakeside Imaging Network"
+DEFAULT_PASSWORD = "tracker-demo-2026"
+PASSWORD_ENV = "DEMO_PASSWORD"
+#: An auditor's access ends this many days after seeding (an auditor always has an end date).
+AUDITOR_ACCESS_DAYS = 30
+CE_SIGNATORY = "Dana Whitfield, Director of Imaging Services"
+
+
+# --- The dataset ------------------------------------------------------------------------------
+
+# key: (name, kind, state, city)
+FACILITIES: dict[str, tuple[str, str, str, str]] = {
+    "hospital": ("Lakeside Regional Medical Center - Radiology", FacilityKind.HOSPITAL, "WI", "Milwaukee"),
+    "naperville": ("Lakeside Imaging Center - Naperville", FacilityKind.IMAGING_CENTER, "IL", "Naperville"),
+    "ann_arbor": ("Lakeside Imaging Center - Ann Arbor", FacilityKind.IMAGING_CENTER, "MI", "Ann Arbor"),
+    "cah": ("Northwoods Community Hospital", FacilityKind.CRITICAL_ACCESS_HOSPITAL, "MN", "Ely"),
+    "reading": ("Lakeside Radiology Associates", FacilityKind.READING_GROUP, "IN", "Indianapolis"),
+}
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    first_name: str
+    last_name: str
+    role: str
+    title: str
+    facilities: tuple[str, ...] = ()
+    superuser: bool = False
+
+    @property
+    def email(self) -> str:
+        local = unicodedata.normalize("NFKD", f"{self.first_name}.{self.last_name}").encode("ascii", "ignore").decode()
+        return f"{local.lower()}@lakeside-imaging.example.org"
+
+
+USERS: tuple[DemoUser, ...] = (
+    DemoUser("admin", "Dana", "Whitfield", Role.ADMIN, "Director of Imaging Services", superuser=True),
+    DemoUser("officer", "Marcus", "Oyelaran", Role.COMPLIANCE_OFFICER, "Privacy and Compliance Officer"),
+    DemoUser(
+        "officer2",
+        "Priya",
+        "Venkataraman",
+        Role.COMPLIANCE_OFFICER,
+        "Outpatient compliance lead (Naperville and Ann Arbor only)",
+        facilities=("naperville", "ann_arbor"),
+    ),
+    DemoUser("viewer", "Tomás", "Lindqvist", Role.VIEWER, "PACS administrator"),
+    DemoUser("auditor", "Eleanor", "Brandt", Role.AUDITOR, "External HIPAA auditor"),
+)
+
+
+@dataclass(frozen=True)
+class DemoVendor:
+    legal_name: str
+    category: str
+    contact_name: str = ""
+    domain: str = ""
+    notes: str = ""
+    is_conduit: bool = False
+
+    @property
+    def contact_email(self) -> str:
+        if not self.contact_name:
+            return ""
+        first, last = self.contact_name.lower().split()[0], self.contact_name.lower().split()[-1]
+        return f"{first}.{last}@{self.domain}.example.com"
+
+
+VENDORS: dict[str, DemoVendor] = {
+    # PACS
+    "sectra": DemoVendor("Sectra Inc.", VendorCategory.PACS, "Jordan Ellsworth", "sectra"),
+    "intelerad": DemoVendor("Intelerad Medical Systems", VendorCategory.PACS, "Camille Arseneault", "intelerad"),
+    "ambra": DemoVendor("Ambra Health", VendorCategory.PACS, "Noah Pritchard", "ambra"),
+    "merge": DemoVendor(
+        "Merge Healthcare",
+        VendorCategory.PACS,
+        "Linda Okafor",
+        "merge",
+        notes="Legacy archive kept read-only for studies before the 2019 Sectra migration.",
+    ),
+    # Teleradiology
+    "nighthawk": DemoVendor("NightHawk Radiology", VendorCategory.TELERADIOLOGY, "Grant Sorensen", "nighthawk"),
+    "vrad": DemoVendor("vRad (Virtual Radiologic)", VendorCategory.TELERADIOLOGY, "Maya Castellanos", "vrad"),
+    "statrad": DemoVendor("StatRad", VendorCategory.TELERADIOLOGY, "Owen Fairbanks", "statrad"),
+    # AI diagnostic software
+    "aidoc": DemoVendor("Aidoc", VendorCategory.AI_DIAGNOSTIC, "Talia Brenner", "aidoc"),
+    "nuance": DemoVendor("Nuance AI", VendorCategory.AI_DIAGNOSTIC, "Russell Haney", "nuance"),
+    "enlitic": DemoVendor(
+        "Enlitic",
+        VendorCategory.AI_DIAGNOSTIC,
+        "Sofia Marchetti",
+        "enlitic",
+        notes="Pilot started by the reading group; procurement never sent the BAA.",
+    ),
+    "viz": DemoVendor("Viz.ai", VendorCategory.AI_DIAGNOSTIC, "Derek Lam", "viz"),
+    # Cloud
+    "aws": DemoVendor(
+        "Amazon Web Services, Inc.",
+        VendorCategory.CLOUD_HOSTING,
+        notes="Enterprise account; BAA accepted through AWS Artifact.",
+    ),
+    "azure": DemoVendor("Microsoft Azure", VendorCategory.CLOUD_HOSTING, notes="Hosts the Sectra cloud archive."),
+    "gcp": DemoVendor("Google Cloud Platform", VendorCategory.CLOUD_HOSTING, notes="Hosts the Ambra cloud archive."),
+    "lifeimage": DemoVendor("Lifeimage", VendorCategory.CLOUD_DICOM_STORAGE, "Hannah Kowalczyk", "lifeimage"),
+    # RIS
+    "cerner": DemoVendor("Cerner RadNet", VendorCategory.RIS, "Victor Almeida", "cerner"),
+    "fujifilm": DemoVendor("Fujifilm Synapse RIS", VendorCategory.RIS, "Keiko Brandon", "fujifilm"),
+    "philips": DemoVendor(
+        "Philips Radiology Information System",
+        VendorCategory.RIS,
+        "Pieter Van Dijk",
+        "philips",
+        notes="Holds the Northwoods radiology records since 2019; the BAA was only signed in the 2022 contract review.",
+    ),
+    # Billing, portal, conduit
+    "meridian": DemoVendor(
+        "Meridian Radiology Billing LLC",
+        VendorCategory.BILLING,
+        "Carla Jennings",
+        "meridian-billing",
+        notes="Their paper allows 90 days to report a breach; renegotiation requested.",
+    ),
+    "portal": DemoVendor(
+        "ReferLink Physician Portal, Inc.", VendorCategory.REFERRING_PORTAL, "Ben Abernathy", "referlink"
+    ),
+    "isp": DemoVendor(
+        "Great Lakes Fiber Networks",
+        VendorCategory.OTHER,
+        "Ida Rasmussen",
+        "greatlakesfiber",
+        notes="Carries encrypted traffic between sites without access to it: a mere conduit, no BAA needed.",
+        is_conduit=True,
+    ),
+}
+
+ALL_VERBS = ("creates", "receives", "maintains", "transmits")
+
+
+@dataclass(frozen=True)
+class DemoEngagement:
+    vendor: str
+    facility: str
+    service: str
+    verbs: tuple[str, ...]
+    phi_since: int | datetime.date | None  # days from today, or a fixed date
+    status: str = EngagementStatus.ACTIVE
+    data_location: str = ""
+
+
+ENGAGEMENTS: tuple[DemoEngagement, ...] = (
+    DemoEngagement(
+        "sectra", "hospital", "Enterprise PACS and cloud archive", ALL_VERBS, -7 * 365, data_location="Azure East US 2"
+    ),
+    DemoEngagement("sectra", "reading", "Diagnostic reading workstations", ("receives", "transmits"), -7 * 365),
+    DemoEngagement("intelerad", "naperville", "Outpatient PACS", ALL_VERBS, -4 * 365, data_location="AWS us-east-2"),
+    DemoEngagement("intelerad", "ann_arbor", "Outpatient PACS", ALL_VERBS, -4 * 365, data_location="AWS us-east-2"),
+    DemoEngagement(
+        "ambra", "cah", "Cloud PACS archive and image sharing", ("receives", "maintains", "transmits"), -3 * 365
+    ),
+    DemoEngagement(
+        "merge", "hospital", "Legacy PACS archive (studies before 2019)", ("maintains",), datetime.date(2011, 8, 1)
+    ),
+    DemoEngagement("nighthawk", "hospital", "Overnight preliminary reads", ALL_VERBS, -2 * 365),
+    DemoEngagement("vrad", "cah", "Overnight and weekend preliminary reads", ALL_VERBS, -200),
+    DemoEngagement("statrad", "naperville", "Subspecialty overflow reads (MSK, neuro)", ALL_VERBS, -550),
+    DemoEngagement("aidoc", "hospital", "Intracranial hemorrhage and PE triage", ("receives", "creates"), -3 * 365),
+    DemoEngagement("aidoc", "reading", "Worklist prioritization", ("receives", "creates"), -3 * 365),
+    DemoEngagement("viz", "hospital", "Stroke triage (LVO)", ("receives", "transmits"), -2 * 365),
+    DemoEngagement("viz", "cah", "Stroke triage (LVO) with transfer-center alerts", ("receives", "transmits"), -400),
+    DemoEngagement("nuance", "reading", "AI findings in PowerScribe reports", ("receives", "creates"), -3 * 365),
+    DemoEngagement("enlitic", "reading", "Pilot: DICOM header standardization", ("receives", "maintains"), -75),
+    DemoEngagement(
+        "aws",
+        "hospital",
+        "Offsite disaster-recovery copy of the DICOM archive",
+        ("maintains",),
+        -5 * 365,
+        data_location="AWS us-east-2 (S3 Glacier)",
+    ),
+    DemoEngagement("lifeimage", "naperville", "Cloud DICOM exchange for outside studies", ALL_VERBS, -600),
+    DemoEngagement("lifeimage", "ann_arbor", "Cloud DICOM exchange for outside studies", ALL_VERBS, -600),
+    DemoEngagement("cerner", "hospital", "Hospital RIS: orders, scheduling and reports", ALL_VERBS, -8 * 365),
+    DemoEngagement("fujifilm", "naperville", "Outpatient RIS: scheduling and reporting", ALL_VERBS, -4 * 365),
+    DemoEngagement("fujifilm", "ann_arbor", "Outpatient RIS: scheduling and reporting", ALL_VERBS, -4 * 365),
+    DemoEngagement("philips", "cah", "RIS and radiology records", ALL_VERBS, -7 * 365),
+    DemoEngagement("meridian", "naperville", "Professional and technical billing", ("receives", "transmits"), -3 * 365),
+    DemoEngagement("meridian", "ann_arbor", "Professional and technical billing", ("receives", "transmits"), -3 * 365),
+    DemoEngagement("meridian", "cah", "Professional and technical billing", ("receives", "transmits"), -3 * 365),
+    DemoEngagement("portal", "naperville", "Referring-physician results portal", ("maintains", "transmits"), -900),
+    DemoEngagement("portal", "ann_arbor", "Referring-physician results portal", ("maintains", "transmits"), -900),
+    DemoEngagement("isp", "hospital", "Site-to-site fiber WAN (encrypted)", (), None),
+    DemoEngagement("isp", "naperville", "Site-to-site fiber WAN (encrypted)", (), None),
+    DemoEngagement("isp", "ann_arbor", "Site-to-site fiber WAN (encrypted)", (), None),
+)
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    vendor: str
+    subcontractor: str
+    service: str
+    attested_days_ago: int | None
+    evidence: str = ""
+
+
+SUBCONTRACTORS: tuple[DemoLink, ...] = (
+    DemoLink(
+        "sectra",
+        "azure",
+        "Hosting of the cloud archive",
+        400,
+        "Written assurance from Sectra that a BAA binds Microsoft for the archive tenant.",
+    ),
+    DemoLink(
+        "intelerad",
+        "aws",
+        "Hosting of the outpatient PACS cloud components",
+        300,
+        "Intelerad's subcontractor list with the AWS BAA reference, attached to the 2024 security review.",
+    ),
+    # The gap: asked for at contracting, never received (45 CFR 164.502(e)(1)(ii)).
+    DemoLink("ambra", "gcp", "Object storage for the cloud archive", None),
+)
+
+
+@dataclass(frozen=True)
+class DemoAgreement:
+    """``executed`` and ``expires`` are days from today (or a fixed date); None leaves it empty."""
+
+    key: str
+    vendor: str
+    title: str
+    executed: int | datetime.date
+    expires: int | None = None
+    effective: int | datetime.date | None = None
+    breach_days: int | None = 30
+    covers: tuple[str, ...] = ()  # empty: every facility of the organization
+    auto_renews: bool = False
+    renewal_term_months: int | None = None
+    renewal_notice_days: int | None = None
+    amended: int | datetime.date | None = None
+    signed_document: bool = True
+    notes: str = ""
+
+
+AGREEMENTS: tuple[DemoAgreement, ...] = (
+    # Compliant: executed before PHI access, in force, signed PDF on file.
+    DemoAgreement("sectra", "sectra", "Sectra PACS BAA", -7 * 365 - 30, expires=40, breach_days=10),
+    DemoAgreement("intelerad", "intelerad", "Intelerad BAA", -4 * 365 - 20, breach_days=15),
+    DemoAgreement("ambra", "ambra", "Ambra Health BAA", -3 * 365 - 10, breach_days=30, covers=("cah",)),
+    DemoAgreement(
+        "nighthawk",
+        "nighthawk",
+        "NightHawk teleradiology BAA",
+        -2 * 365 - 21,
+        expires=400,
+        auto_renews=True,
+        renewal_term_months=24,
+        renewal_notice_days=90,
+        breach_days=5,
+    ),
+    DemoAgreement("vrad", "vrad", "vRad teleradiology BAA", -230, breach_days=10, covers=("cah",)),
+    DemoAgreement("statrad", "statrad", "StatRad teleradiology BAA", -580, breach_days=10, covers=("naperville",)),
+    DemoAgreement("aidoc", "aidoc", "Aidoc BAA", -3 * 365 - 45, breach_days=30),
+    DemoAgreement("viz", "viz", "Viz.ai BAA", -2 * 365 - 30, breach_days=30),
+    DemoAgreement("aws", "aws", "AWS Business Associate Addendum", -5 * 365 - 15, breach_days=60),
+    DemoAgreement(
+        "cerner",
+        "cerner",
+        "Cerner RadNet BAA",
+        datetime.date(2012, 5, 14),
+        amended=datetime.date(2014, 3, 3),
+        breach_days=30,
+        notes="Signed before the Omnibus rule; amended in 2014 to add the 2013 provisions.",
+    ),
+    DemoAgreement("portal", "portal", "ReferLink portal BAA", -920, breach_days=20, covers=("naperville", "ann_arbor")),
+    # Rule 3, expiring: no successor.
+    DemoAgreement("nuance", "nuance", "Nuance AI BAA", -3 * 365 - 60, expires=45, breach_days=30),
+    # Rule 2, lapsed: expired 40 days ago, PHI still flows (a renewal is stuck in negotiation).
+    DemoAgreement(
+        "fujifilm",
+        "fujifilm",
+        "Fujifilm RIS BAA",
+        -4 * 365 - 30,
+        expires=-40,
+        breach_days=30,
+        covers=("naperville", "ann_arbor"),
+    ),
+    # Rule 4, PHI before the BAA: the records system was used for years before signing.
+    DemoAgreement("philips", "philips", "Philips RIS BAA", -4 * 365, breach_days=30, covers=("cah",)),
+    # Rule 5, executed but no signed document on file.
+    DemoAgreement(
+        "lifeimage",
+        "lifeimage",
+        "Lifeimage BAA",
+        -620,
+        breach_days=30,
+        covers=("naperville", "ann_arbor"),
+        signed_document=False,
+        notes="Signed through the vendor's click-through portal; the countersigned PDF was never filed.",
+    ),
+    # Rule 6, breach-notification window of 90 days.
+    DemoAgreement("meridian", "meridian", "Meridian billing services BAA", -3 * 365 - 30, breach_days=90),
+    # Rule 7, pre-Omnibus BAA from 2011, never amended.
+    DemoAgreement(
+        "merge",
+        "merge",
+        "Merge PACS BAA 2011",
+        datetime.date(2011, 6, 15),
+        breach_days=None,
+        notes="The original 2011 agreement; no amendment for the 2013 Omnibus rule is on file.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoChecklist:
+    """Items 2-7 of a teleradiology engagement's checklist: number -> (status, note, verified, next review)."""
+
+    vendor: str
+    facility: str
+    items: dict[int, tuple[str, str, int | None, int | None]] = field(default_factory=dict)
+
+
+_COMPLETE = ItemStatus.COMPLETE
+CHECKLISTS: tuple[DemoChecklist, ...] = (
+    # Fully complete, with evidence.
+    DemoChecklist(
+        "nighthawk",
+        "hospital",
+        {
+            2: (_COMPLETE, "License roster checked: all 14 reading radiologists hold Wisconsin licenses.", -45, 320),
+            3: (_COMPLETE, "Credentialing by proxy agreement approved by the medical staff (42 CFR 482.22).", -45, 320),
+            4: (_COMPLETE, "TLS 1.2+ VPN to the PACS; named accounts with MFA, no shared logins.", -45, 320),
+            5: (
+                _COMPLETE,
+                "PACS audit log covers study access; critical results relayed by phone and logged.",
+                -45,
+                320,
+            ),
+            6: (_COMPLETE, "Incident-response plan reviewed; vendor reports within 5 days per the BAA.", -45, 320),
+            7: (_COMPLETE, "Reads happen in our Sectra PACS under the 'Teleradiologist' role IT controls.", -45, 320),
+        },
+    ),
+    # Incomplete: the vendor was onboarded before the safeguards were verified.
+    DemoChecklist(
+        "vrad",
+        "cah",
+        {
+            2: (_COMPLETE, "Minnesota licenses verified for the overnight panel.", -190, 175),
+            3: (_COMPLETE, "Credentialing by proxy for the critical access hospital (42 CFR 485.616(c)).", -190, 175),
+            4: (ItemStatus.IN_PROGRESS, "Waiting for the vendor's VPN and MFA configuration summary.", None, None),
+        },
+    ),
+    # Complete, but the license re-verification is overdue.
+    DemoChecklist(
+        "statrad",
+        "naperville",
+        {
+            2: (_COMPLETE, "Illinois licenses verified for the MSK and neuro panel.", -377, -12),
+            3: (_COMPLETE, "Privileges granted by the imaging center's medical director.", -377, 353),
+            4: (_COMPLETE, "Site-to-site VPN; unique accounts per radiologist.", -377, 353),
+            5: (
+                _COMPLETE,
+                "Study access audited in the PACS; critical results called to the ordering office.",
+                -377,
+                353,
+            ),
+            6: (_COMPLETE, "Incident-response contacts exchanged; BAA requires notice within 10 days.", -377, 353),
+            7: (_COMPLETE, "Reads in our Intelerad PACS with IT-assigned roles.", -377, 353),
+        },
+    ),
+)
+
+
+# --- The build --------------------------------------------------------------------------------
+
+
+class DemoAlreadySeeded(Exception):
+    pass
+
+
+class DemoUserConflict(Exception):
+    pass
+
+
+@dataclass
+class SeedResult:
+    organization: Organization
+    counts: dict[str, int]
+    password: str
+
+
+def demo_pdf(lines: list[str]) -> bytes:
+    """A small valid one-page PDF with the given lines of text (ASCII), built by hand: fast and
+    dependency-free, so that seeding writes a real signed-agreement stand-in for every BAA."""
+
+    def escape(text: str) -> str:
+        text = text.encode("ascii", "replace").decode("ascii")
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    text_ops = ["BT", "/F1 12 Tf", "16 TL", "72 720 Td"]
+    for line in lines:
+        text_ops.append(f"({escape(line)}) Tj T*")
+    text_ops.append("ET")
+    stream = "\n".join(text_ops).encode("ascii")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> "
+        b"/Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref_at = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at))
+    return out.getvalue()
+
+
+def demo_password() -> str:
+    return os.environ.get(PASSWORD_ENV) or DEFAULT_PASSWORD
+
+
+def seed_demo(*, today: datetime.date | None = None, password: str | None = None) -> SeedResult:
+    """Create the demo organization and everything in it, in one transaction.
+
+    Idempotent by refusal: raises DemoAlreadySeeded when the organization exists, and
+    DemoUserConflict (before writing anything) when a demo username is taken by someone else.
+    """
+    today = today or timezone.localdate()
+    password = password or demo_password()
+    if Organization.objects.filter(name=ORGANIZATION_NAME).exists():
+        raise DemoAlreadySeeded(ORGANIZATION_NAME)
+    taken = sorted(
+        get_user_model().objects.filter(username__in=[u.username for u in USERS]).values_list("username", flat=True)
+    )
+    if taken:
+        raise DemoUserConflict(taken)
+    # Fails loudly (ValidationError) on a DEMO_PASSWORD the validators refuse.
+    validate_password(password)
+    with transaction.atomic():
+        return _build(today, password)
+
+
+def _build(today: datetime.date, password: str) -> SeedResult:
+    def day(value: int | datetime.date | None) -> datetime.date | None:
+        if value is None or isinstance(value, datetime.date):
+            return value
+        return today + datetime.timedelta(days=value)
+
+    organization = Organization(name=ORGANIZATION_NAME)
+    organization.full_clean()
+    organization.save()
+
+    facilities: dict[str, Facility] = {}
+    for key, (name, kind, state, city) in FACILITIES.items():
+        facility = Facility(organization=organization, name=name, kind=kind, state=state, city=city)
+        facility.full_clean()
+        facility.save()
+        facilities[key] = facility
+
+    users = _create_users(organization, facilities, today, password)
+    officer = users["officer"]
+
+    vendors: dict[str, Vendor] = {}
+    for key, spec in VENDORS.items():
+        vendors[key] = vendor_save(
+            vendor=Vendor(
+                organization=organization,
+                legal_name=spec.legal_name,
+                category=spec.category,
+                contact_name=spec.contact_name,
+                contact_email=spec.contact_email,
+                notes=spec.notes,
+                is_conduit=spec.is_conduit,
+            )
+        )
+
+    engagements: dict[tuple[str, str], Engagement] = {}
+    for spec in ENGAGEMENTS:
+        engagement = Engagement(
+            vendor=vendors[spec.vendor],
+            facility=facilities[spec.facility],
+            service_description=spec.service,
+            status=spec.status,
+            phi_access_starts_on=day(spec.phi_since),
+            data_location=spec.data_location,
+            **{f"phi_{verb}": True for verb in spec.verbs},
+        )
+        engagements[(spec.vendor, spec.facility)] = engagement_save(engagement=engagement)
+
+    for spec in SUBCONTRACTORS:
+        subcontractor_link_save(
+            link=SubcontractorLink(
+                vendor=vendors[spec.vendor],
+                subcontractor=vendors[spec.subcontractor],
+                service_description=spec.service,
+                touches_phi=True,
+                downstream_baa_attested_on=day(-spec.attested_days_ago) if spec.attested_days_ago else None,
+                attestation_evidence=spec.evidence,
+            )
+        )
+
+    agreements: dict[str, BusinessAssociateAgreement] = {}
+    for spec in AGREEMENTS:
+        agreements[spec.key] = _create_agreement(spec, organization, vendors, facilities, officer, day)
+
+    # Rule 2 in context: the Fujifilm renewal is stuck in negotiation, so the lapse is a finding.
+    fujifilm_renewal = agreement_renew(previous=agreements["fujifilm"], title="Fujifilm RIS BAA (renewal)")
+    agreement_transition(agreement=fujifilm_renewal, to_status=AgreementStatus.SENT)
+    agreement_transition(agreement=fujifilm_renewal, to_status=AgreementStatus.IN_NEGOTIATION)
+    # Rule 3 in context: a renewal sent for signature is not a successor until it is executed.
+    nuance_renewal = agreement_renew(previous=agreements["nuance"], title="Nuance AI BAA (renewal)")
+    agreement_transition(agreement=nuance_renewal, to_status=AgreementStatus.SENT)
+    # The counter-example: Sectra's expiring 2021 BAA is already superseded by an executed renewal.
+    sectra_renewal = agreement_renew(previous=agreements["sectra"], title="Sectra PACS BAA (renewal)")
+    sectra_renewal.ce_signatory = agreements["sectra"].ce_signatory
+    sectra_renewal.ba_signatory = agreements["sectra"].ba_signatory
+    agreement_execute(agreement=sectra_renewal, executed_on=day(-14), effective_on=day(-14))
+    _sign(sectra_renewal, officer, day)
+
+    for spec in CHECKLISTS:
+        checklist = engagements[(spec.vendor, spec.facility)].teleradiology_checklist
+        for item in checklist.items.exclude(number=1):
+            if item.number not in spec.items:
+                continue
+            status, note, verified, review = spec.items[item.number]
+            evidence_file = None
+            if spec.vendor == "nighthawk" and item.number == 2:
+                evidence_file = ContentFile(
+                    demo_pdf(["License roster - NightHawk Radiology", "Verified against the Wisconsin board lookup."]),
+                    name="nighthawk-license-roster.pdf",
+                )
+            checklist_item_update(
+                item=item,
+                status=status,
+                evidence_note=note,
+                verified_by=officer if verified is not None else None,
+                verified_on=day(verified),
+                next_review_on=day(review),
+                evidence_file=evidence_file,
+            )
+
+    counts = {
+        "facilities": len(facilities),
+        "users": len(users),
+        "vendors": len(vendors),
+        "engagements": len(engagements),
+        "subcontractor links": len(SUBCONTRACTORS),
+        "agreements": BusinessAssociateAgreement.objects.filter(organization=organization).count(),
+    }
+    return SeedResult(organization=organization, counts=counts, password=password)
+
+
+def _create_users(organization: Organization, facilities: dict[str, Facility], today: datetime.date, password: str):
+    users = {}
+    for spec in USERS:
+        account = get_user_model()(
+            username=spec.username,
+            first_name=spec.first_name,
+            last_name=spec.last_name,
+            email=spec.email,
+            is_staff=spec.superuser,
+            is_superuser=spec.superuser,
+        )
+        account.set_password(password)
+        account.full_clean()
+        account.save()
+        membership = Membership(
+            user=account,
+            organization=organization,
+            role=spec.role,
+            access_expires_on=today + datetime.timedelta(days=AUDITOR_ACCESS_DAYS)
+            if spec.role == Role.AUDITOR
+            else None,
+        )
+        membership.full_clean()
+        membership.save()
+        if spec.facilities:
+            membership.facilities.set([facilities[key] for key in spec.facilities])
+        users[spec.username] = account
+    return users
+
+
+def _create_agreement(
+    spec: DemoAgreement,
+    organization: Organization,
+    vendors: dict[str, Vendor],
+    facilities: dict[str, Facility],
+    officer,
+    day: Callable[[int | datetime.date | None], datetime.date | None],
+) -> BusinessAssociateAgreement:
+    vendor = vendors[spec.vendor]
+    executed_on = day(spec.executed)
+    agreement = BusinessAssociateAgreement(
+        organization=organization,
+        vendor=vendor,
+        title=spec.title,
+        covers_all_facilities=not spec.covers,
+        expires_on=day(spec.expires),
+        auto_renews=spec.auto_renews,
+        renewal_term_months=spec.renewal_term_months,
+        renewal_notice_days=spec.renewal_notice_days,
+        breach_notification_days=spec.breach_days,
+        ce_signatory=CE_SIGNATORY,
+        ba_signatory=f"{VENDORS[spec.vendor].contact_name or 'Authorized signatory'}, {vendor.legal_name}",
+        amended_on=day(spec.amended),
+        notes=spec.notes,
+    )
+    agreement.full_clean()
+    agreement.save()
+    if spec.covers:
+        agreement.covered_facilities.set([facilities[key] for key in spec.covers])
+    agreement_execute(agreement=agreement, executed_on=executed_on, effective_on=day(spec.effective) or executed_on)
+    if agreement.expires_on is not None and agreement.expires_on < day(0) and not agreement.auto_renews:
+        # What the nightly roll (agreements_apply_lapse) would have done on the day after expiry.
+        agreement_transition(agreement=agreement, to_status=AgreementStatus.EXPIRED)
+    if spec.signed_document:
+        _sign(agreement, officer, day)
+    return agreement
+
+
+def _sign(agreement: BusinessAssociateAgreement, officer, day) -> None:
+    lines = [
+        "BUSINESS ASSOCIATE AGREEMENT",
+        "",
+        agreement.title,
+        f"Covered entity: {agreement.organization.name}",
+        f"Business associate: {agreement.vendor.legal_name}",
+        f"Executed on: {agreement.executed_on:%Y-%m-%d}    Effective on: {agreement.effective_on:%Y-%m-%d}",
+        f"Expires on: {agreement.expires_on:%Y-%m-%d}" if agreement.expires_on else "Expires on: evergreen",
+        f"Breach notification: {agreement.breach_notification_days or 'not stated'} days after discovery",
+        "",
+        f"Signed: {agreement.ce_signatory}",
+        f"Signed: {agreement.ba_signatory}",
+        "",
+        "DEMO DOCUMENT generated by manage.py seed_demo - not a real contract.",
+    ]
+    slug = "".join(ch if ch.isalnum() else "-" for ch in agreement.title.lower()).strip("-")
+    document_store(
+        agreement=agreement,
+        upload=io.BytesIO(demo_pdf(lines)),
+        original_name=f"{slug}-signed.pdf",
+        uploaded_by=officer,
+        kind=DocumentKind.SIGNED_AGREEMENT,
+    )

@@ -1,0 +1,153 @@
+"""The organization's administration: members and the activity log. Administrators only (ADMINISTER).
+
+Members of another organization are never found here (404): every lookup is scoped to the
+administrator's own organization, which is the tenant boundary of the permission gate.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from organizations import selectors, services
+from organizations.forms import ActivityFilterForm, MemberCreateForm, MemberUpdateForm
+from organizations.middleware import membership_not_required
+from organizations.mixins import action_required
+from organizations.models import Membership
+from organizations.querysets import Action
+
+ACTIVITY_PER_PAGE = 50
+
+
+@require_GET
+@action_required(Action.ADMINISTER)
+def members(request):
+    memberships = list(selectors.members_of(request.membership.organization_id))
+    return render(request, "organizations/members.html", {"memberships": memberships, "today": timezone.localdate()})
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.ADMINISTER)
+def member_create(request):
+    organization = request.membership.organization
+    form = MemberCreateForm(request.POST or None, organization=organization)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.member_create(
+                organization=organization,
+                username=data["username"],
+                email=data["email"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                password=data["password"],
+                role=data["role"],
+                facilities=list(data["facilities"]),
+                access_expires_on=data["access_expires_on"],
+            )
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                _add_errors(form, error)
+            else:
+                form.add_error("password", error)
+        else:
+            messages.success(
+                request,
+                f"{membership.user.get_username()} can now sign in. Give them the initial password in person or "
+                "by phone, and ask them to change it.",
+            )
+            return redirect("organizations:members")
+    status = 400 if form.is_bound else 200
+    return render(request, "organizations/member_form.html", {"form": form, "creating": True}, status=status)
+
+
+def _member_of_my_organization(request, pk: int) -> Membership:
+    return get_object_or_404(
+        Membership.objects.select_related("user", "organization"), pk=pk, organization=request.membership.organization
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.ADMINISTER)
+def member_update(request, pk: int):
+    membership = _member_of_my_organization(request, pk)
+    initial = {
+        "role": membership.role,
+        "facilities": list(membership.facilities.all()),
+        "access_expires_on": membership.access_expires_on,
+    }
+    form = MemberUpdateForm(request.POST or None, initial=initial, organization=membership.organization)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.member_update(
+                membership=membership,
+                role=data["role"],
+                facilities=list(data["facilities"]),
+                access_expires_on=data["access_expires_on"],
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request, f"{membership.user.get_username()} is now {membership.get_role_display().lower()}."
+            )
+            return redirect("organizations:members")
+    status = 400 if form.is_bound else 200
+    return render(
+        request,
+        "organizations/member_form.html",
+        {"form": form, "member": membership, "creating": False},
+        status=status,
+    )
+
+
+@require_POST
+@action_required(Action.ADMINISTER)
+def member_set_active(request, pk: int):
+    membership = _member_of_my_organization(request, pk)
+    active = request.POST.get("active") == "1"
+    try:
+        services.member_set_active(membership=membership, active=active, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        state = "reactivated" if active else "deactivated: they can no longer sign in"
+        messages.success(request, f"{membership.user.get_username()} {state}.")
+    return redirect("organizations:members")
+
+
+@require_GET
+@action_required(Action.ADMINISTER)
+def activity(request):
+    organization = request.membership.organization
+    form = ActivityFilterForm(request.GET, organization=organization)
+    form.is_valid()  # an unknown user or record is ignored
+    user = form.cleaned_data.get("user")
+    source = form.cleaned_data.get("source") or ""
+    rows = selectors.activity_log(organization.pk, user_id=user.pk if user else None, source=source)
+    page = Paginator(rows, ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
+    entries = selectors.activity_page_details(list(page.object_list))
+    return render(request, "organizations/activity.html", {"form": form, "page": page, "entries": entries})
+
+
+@never_cache
+@require_GET
+@membership_not_required
+def keepalive(request):
+    """Renews the session (the "Stay signed in" button of the idle-logoff warning)."""
+    return JsonResponse({"ok": True})
