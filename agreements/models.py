@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from simple_history.models import HistoricalRecords
+
+from organizations.querysets import RestrictedQuerySet
+
+
+class AgreementStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SENT = "sent", "Sent for signature"
+    IN_NEGOTIATION = "in_negotiation", "In negotiation"
+    EXECUTED = "executed", "Executed"
+    EXPIRED = "expired", "Expired"
+    TERMINATED = "terminated", "Terminated"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+# The legal lifecycle. Anything else is refused by agreements.services.agreement_transition.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    AgreementStatus.DRAFT: frozenset({AgreementStatus.SENT, AgreementStatus.EXECUTED}),
+    AgreementStatus.SENT: frozenset({AgreementStatus.IN_NEGOTIATION, AgreementStatus.EXECUTED, AgreementStatus.DRAFT}),
+    AgreementStatus.IN_NEGOTIATION: frozenset({AgreementStatus.SENT, AgreementStatus.EXECUTED}),
+    AgreementStatus.EXECUTED: frozenset(
+        {AgreementStatus.EXPIRED, AgreementStatus.TERMINATED, AgreementStatus.SUPERSEDED}
+    ),
+    AgreementStatus.EXPIRED: frozenset({AgreementStatus.SUPERSEDED}),
+    AgreementStatus.TERMINATED: frozenset(),
+    AgreementStatus.SUPERSEDED: frozenset(),
+}
+
+#: Statuses of an agreement that was signed at some point (it carries an execution date).
+SIGNED_STATUSES = (
+    AgreementStatus.EXECUTED,
+    AgreementStatus.EXPIRED,
+    AgreementStatus.TERMINATED,
+    AgreementStatus.SUPERSEDED,
+)
+
+
+class AgreementQuerySet(RestrictedQuerySet):
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        covered = BusinessAssociateAgreement.covered_facilities.through.objects.filter(
+            businessassociateagreement=OuterRef("pk"), facility__in=facility_ids
+        )
+        return Q(covers_all_facilities=True) | Q(Exists(covered))
+
+    def not_archived(self) -> AgreementQuerySet:
+        return self.filter(archived_at__isnull=True)
+
+
+class BusinessAssociateAgreement(models.Model):
+    """A BAA between the organization (covered entity) and a vendor (business associate).
+
+    Never hard-deleted: BAA records are kept 6 years from their last effective date
+    (45 CFR 164.316(b)(2)(i), 164.530(j)(2)), so they are archived instead (on_delete=PROTECT).
+    """
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="agreements")
+    vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="agreements")
+    title = models.CharField(max_length=200, help_text="e.g. 'Business Associate Agreement 2024'.")
+    status = models.CharField(max_length=20, choices=AgreementStatus.choices, default=AgreementStatus.DRAFT)
+    covers_all_facilities = models.BooleanField(
+        default=True, help_text="Covers every facility of the organization, present and future."
+    )
+    covered_facilities = models.ManyToManyField(
+        "facilities.Facility",
+        blank=True,
+        related_name="agreements",
+        help_text="Used when not all facilities are covered.",
+    )
+    executed_on = models.DateField(null=True, blank=True, help_text="The day the last party signed.")
+    effective_on = models.DateField(null=True, blank=True)
+    expires_on = models.DateField(null=True, blank=True, help_text="Leave empty for an evergreen agreement.")
+    auto_renews = models.BooleanField(default=False)
+    renewal_term_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    renewal_notice_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Notice needed before expiry to stop an automatic renewal."
+    )
+    breach_notification_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days the vendor has to report a breach after discovery; 45 CFR 164.410(b) allows 60 at most.",
+    )
+    ce_signatory = models.CharField("covered entity signatory", max_length=200, blank=True)
+    ba_signatory = models.CharField("business associate signatory", max_length=200, blank=True)
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        help_text="The earlier agreement this one renews or replaces.",
+    )
+    amended_on = models.DateField(null=True, blank=True, help_text="Last amendment, e.g. for the 2013 Omnibus rule.")
+    terminated_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(m2m_fields=[covered_facilities])
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["vendor__legal_name", "-effective_on"]
+        verbose_name = "business associate agreement"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True)
+                | Q(effective_on__isnull=True)
+                | Q(expires_on__gt=models.F("effective_on")),
+                name="baa_expires_after_effective",
+                violation_error_message="The expiry date must be after the effective date.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=SIGNED_STATUSES) | Q(executed_on__isnull=False, effective_on__isnull=False),
+                name="baa_signed_has_dates",
+                violation_error_message="An executed agreement needs its execution date and effective date.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=AgreementStatus.TERMINATED) | Q(terminated_on__isnull=False),
+                name="baa_terminated_has_date",
+                violation_error_message="A terminated agreement needs its termination date.",
+            ),
+            models.CheckConstraint(
+                # isnull spelled out: "NULL > 0" is unknown, and a CHECK passes on unknown.
+                condition=~Q(auto_renews=True)
+                | Q(renewal_term_months__isnull=False, renewal_term_months__gt=0, expires_on__isnull=False),
+                name="baa_auto_renewal_has_term",
+                violation_error_message="An auto-renewing agreement needs an expiry date and a renewal term.",
+            ),
+            models.CheckConstraint(
+                condition=Q(archived_at__isnull=True) | ~Q(status=AgreementStatus.EXECUTED),
+                name="baa_executed_not_archived",
+                violation_error_message="Terminate or supersede an executed agreement before archiving it.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(supersedes=models.F("pk")),
+                name="baa_does_not_supersede_itself",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "vendor", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.vendor})"
+
+
+class DocumentKind(models.TextChoices):
+    SIGNED_AGREEMENT = "signed", "Signed agreement"
+    AMENDMENT = "amendment", "Signed amendment"
+    OTHER = "other", "Other"
+
+
+class AgreementDocumentQuerySet(RestrictedQuerySet):
+    organization_lookup = "agreement__organization"
+
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        return Q(
+            agreement__in=BusinessAssociateAgreement.objects.filter(
+                AgreementQuerySet(BusinessAssociateAgreement).facility_scope(facility_ids)
+            )
+        )
+
+
+class AgreementDocument(models.Model):
+    """A stored document of an agreement, with the SHA-256 computed at upload (integrity, 164.312(c))."""
+
+    agreement = models.ForeignKey(BusinessAssociateAgreement, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=16, choices=DocumentKind.choices, default=DocumentKind.SIGNED_AGREEMENT)
+    file = models.FileField(upload_to="agreements/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = AgreementDocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"

@@ -1,0 +1,136 @@
+"""Reads of the agreements app, always through the permission gate (``restrict(user, action)``)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement
+from compliance.models import Finding
+from compliance.rules import agreements_in_force
+from compliance.selectors import findings_by_urgency, findings_visible_to
+from facilities.models import Facility
+from organizations.querysets import Action
+from vendors.models import Engagement
+from vendors.selectors import HistoryEntry, HistorySource, change_history
+
+
+class ExpiryWindow(models.TextChoices):
+    WITHIN_30 = "30", "Expiring within 30 days"
+    WITHIN_60 = "60", "Expiring within 60 days"
+    WITHIN_90 = "90", "Expiring within 90 days"
+    EXPIRED = "expired", "Expired"
+    EVERGREEN = "evergreen", "Evergreen (no expiry date)"
+
+
+def agreement_list(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgreement]:
+    """Visible agreements with vendor, document and open-finding counts, and whether each is in force
+    (the rules' ``agreements_in_force``), in one query plus one prefetch of covered facilities."""
+    open_findings = Finding.objects.restrict(user, Action.VIEW).open().filter(agreement=OuterRef("pk"))
+    return (
+        BusinessAssociateAgreement.objects.restrict(user, Action.VIEW)
+        .select_related("vendor")
+        .annotate(
+            document_count=Coalesce(
+                Subquery(
+                    AgreementDocument.objects.filter(agreement=OuterRef("pk"))
+                    .order_by()
+                    .values("agreement")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1]
+                ),
+                0,
+                output_field=IntegerField(),
+            ),
+            open_finding_count=Coalesce(
+                Subquery(open_findings.order_by().values("agreement").annotate(n=Count("pk")).values("n")[:1]),
+                0,
+                output_field=IntegerField(),
+            ),
+            in_force=Exists(agreements_in_force(as_of).filter(pk=OuterRef("pk"))),
+        )
+        .prefetch_related(Prefetch("covered_facilities", queryset=Facility.objects.order_by("name")))
+    )
+
+
+def filter_by_expiry(queryset: QuerySet, window: str, as_of: datetime.date) -> QuerySet:
+    if window in (ExpiryWindow.WITHIN_30, ExpiryWindow.WITHIN_60, ExpiryWindow.WITHIN_90):
+        end = as_of + datetime.timedelta(days=int(window))
+        return queryset.filter(
+            status=AgreementStatus.EXECUTED, expires_on__isnull=False, expires_on__gte=as_of, expires_on__lte=end
+        )
+    if window == ExpiryWindow.EXPIRED:
+        return queryset.filter(
+            Q(status=AgreementStatus.EXPIRED) | Q(status=AgreementStatus.EXECUTED, expires_on__lt=as_of)
+        )
+    if window == ExpiryWindow.EVERGREEN:
+        return queryset.filter(expires_on__isnull=True)
+    return queryset
+
+
+def agreements_covering_facility(user, facility: Facility, as_of: datetime.date) -> QuerySet:
+    """Visible, not archived agreements whose coverage includes the facility."""
+    return (
+        BusinessAssociateAgreement.objects.restrict(user, Action.VIEW)
+        .not_archived()
+        .filter(organization_id=facility.organization_id)
+        .filter(Q(covers_all_facilities=True) | Q(covered_facilities=facility))
+        .select_related("vendor")
+        .distinct()
+        .order_by("vendor__legal_name", "-effective_on")
+    )
+
+
+def agreement_documents(user, agreement: BusinessAssociateAgreement) -> QuerySet[AgreementDocument]:
+    return (
+        AgreementDocument.objects.restrict(user, Action.VIEW)
+        .filter(agreement=agreement)
+        .select_related("uploaded_by")
+        .order_by("-uploaded_at")
+    )
+
+
+def agreement_findings(user, agreement: BusinessAssociateAgreement) -> QuerySet[Finding]:
+    return findings_by_urgency(findings_visible_to(user).open().filter(agreement=agreement))
+
+
+def agreement_engagements(user, agreement: BusinessAssociateAgreement) -> QuerySet[Engagement]:
+    """The vendor's visible engagements at the facilities the agreement covers."""
+    engagements = (
+        Engagement.objects.restrict(user, Action.VIEW).filter(vendor_id=agreement.vendor_id).select_related("facility")
+    )
+    if not agreement.covers_all_facilities:
+        engagements = engagements.filter(facility__in=agreement.covered_facilities.all())
+    return engagements.order_by("facility__name", "service_description")
+
+
+def visible_covered_facilities(user, agreement: BusinessAssociateAgreement) -> tuple[list[Facility], int]:
+    """The covered facilities the user may see, and how many others it covers."""
+    covered = list(agreement.covered_facilities.order_by("name"))
+    visible_ids = set(Facility.objects.restrict(user, Action.VIEW).values_list("pk", flat=True))
+    visible = [f for f in covered if f.pk in visible_ids]
+    return visible, len(covered) - len(visible)
+
+
+def agreement_history(user, agreement: BusinessAssociateAgreement, *, limit: int = 50) -> list[HistoryEntry]:
+    """Changes of the agreement (coverage included) and of its documents, newest first."""
+    facility_names = dict(Facility.objects.filter(organization_id=agreement.organization_id).values_list("pk", "name"))
+    titles = dict(
+        BusinessAssociateAgreement.objects.filter(organization_id=agreement.organization_id).values_list("pk", "title")
+    )
+    names = {"facility": facility_names, "supersedes": titles, "vendor": {agreement.vendor_id: str(agreement.vendor)}}
+    return change_history(
+        [
+            HistorySource("Agreement", agreement.history.all(), lambda r: r.title, diff_m2m=True),
+            HistorySource(
+                "Document",
+                AgreementDocument.history.filter(agreement_id=agreement.pk),
+                lambda r: f"{r.original_name} (SHA-256 {r.sha256[:12]})",
+            ),
+        ],
+        names=names,
+        limit=limit,
+    )

@@ -1,0 +1,423 @@
+"""Pages of the business associate agreements: list, detail, forms, lifecycle actions, signed
+documents and export. BAAs are never deleted (45 CFR 164.316(b)(2)(i)): there is no delete view,
+only archive. Every read and write goes through the permission gate (organizations.mixins)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agreements import selectors
+from agreements.forms import (
+    AgreementFilter,
+    AgreementForm,
+    DocumentUploadForm,
+    ExecuteForm,
+    RenewForm,
+    TerminateForm,
+)
+from agreements.models import ALLOWED_TRANSITIONS, AgreementDocument, AgreementStatus, BusinessAssociateAgreement
+from agreements.services import (
+    agreement_archive,
+    agreement_execute,
+    agreement_renew,
+    agreement_save,
+    agreement_transition,
+    document_store,
+)
+from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
+from compliance.services import schedule_compliance_run
+from facilities.models import Facility
+from organizations.mixins import action_required, can, get_restricted_object_or_404, restricted_queryset
+from organizations.models import AccessAction
+from organizations.querysets import Action
+from organizations.services import access_log_record
+from vendors.forms import add_service_errors
+from vendors.models import Vendor
+
+PER_PAGE = 25
+
+#: Lifecycle buttons of the detail page: action -> (target status, label). Executing, terminating,
+#: renewing and archiving have their own handling below.
+SIMPLE_TRANSITIONS = {
+    "send": (AgreementStatus.SENT, "Mark sent for signature"),
+    "negotiate": (AgreementStatus.IN_NEGOTIATION, "Mark in negotiation"),
+    "draft": (AgreementStatus.DRAFT, "Back to draft"),
+}
+
+
+def _filtered(request) -> AgreementFilter:
+    agreements = selectors.agreement_list(request.user, timezone.localdate())
+    return AgreementFilter(request.GET, queryset=agreements, request=request)
+
+
+@require_GET
+@action_required(Action.VIEW)
+def agreement_list(request):
+    agreement_filter = _filtered(request)
+    page = Paginator(agreement_filter.qs, PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "agreements/list.html",
+        {
+            "filter": agreement_filter,
+            "page": page,
+            "can_change": can(request, Action.CHANGE),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _visible(request, pk: int, action: str = Action.VIEW) -> BusinessAssociateAgreement:
+    return get_restricted_object_or_404(
+        BusinessAssociateAgreement.objects.select_related("vendor", "supersedes", "organization"),
+        request,
+        pk=pk,
+        action=action,
+    )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def agreement_detail(request, pk: int):
+    agreement = _visible(request, pk)
+    return _render_detail(request, agreement)
+
+
+def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: int = 200, **forms):
+    today = timezone.localdate()
+    successor = (
+        BusinessAssociateAgreement.objects.restrict(request.user, Action.VIEW).filter(supersedes=agreement).first()
+    )
+    predecessor = None
+    if agreement.supersedes_id:
+        predecessor = (
+            BusinessAssociateAgreement.objects.restrict(request.user, Action.VIEW)
+            .filter(pk=agreement.supersedes_id)
+            .first()
+        )
+    covered, hidden_count = selectors.visible_covered_facilities(request.user, agreement)
+    allowed = ALLOWED_TRANSITIONS[AgreementStatus(agreement.status)]
+    can_change = can(request, Action.CHANGE)
+    context = {
+        "agreement": agreement,
+        "successor": successor,
+        "predecessor": predecessor,
+        "covered_facilities": covered,
+        "hidden_facility_count": hidden_count,
+        "documents": selectors.agreement_documents(request.user, agreement),
+        "findings": selectors.agreement_findings(request.user, agreement),
+        "engagements": selectors.agreement_engagements(request.user, agreement),
+        "history": selectors.agreement_history(request.user, agreement),
+        "in_force": selectors.agreements_in_force(today).filter(pk=agreement.pk).exists(),
+        "can_change": can_change,
+        "simple_transitions": [
+            (action, label) for action, (target, label) in SIMPLE_TRANSITIONS.items() if target in allowed
+        ],
+        "can_execute": AgreementStatus.EXECUTED in allowed,
+        "can_terminate": AgreementStatus.TERMINATED in allowed,
+        "can_renew": agreement.status in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED) and successor is None,
+        "can_archive": agreement.archived_at is None and agreement.status != AgreementStatus.EXECUTED,
+        "execute_form": forms.get("execute_form")
+        or ExecuteForm(initial={"executed_on": agreement.executed_on or today, "effective_on": agreement.effective_on}),
+        "terminate_form": forms.get("terminate_form") or TerminateForm(initial={"terminated_on": today}),
+        "renew_form": forms.get("renew_form")
+        or RenewForm(
+            initial={
+                "title": f"{agreement.title} (renewal)",
+                "effective_on": agreement.expires_on,
+            }
+        ),
+        "upload_form": forms.get("upload_form") or DocumentUploadForm(),
+        "today": today,
+    }
+    return render(request, "agreements/detail.html", context, status=status)
+
+
+# --- create and edit ------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def agreement_create(request):
+    """A new agreement; ?vendor=ID&facility=ID (from the coverage matrix or a finding) prefill it."""
+    agreement = BusinessAssociateAgreement(organization_id=request.membership.organization_id)
+    initial = {"title": "Business Associate Agreement"}
+    vendor = _prefill(request, Vendor, "vendor")
+    if vendor is not None:
+        initial["vendor"] = vendor
+        initial["title"] = f"Business Associate Agreement with {vendor.legal_name}"
+    facility = _prefill(request, Facility, "facility")
+    if facility is not None:
+        initial["covers_all_facilities"] = False
+        initial["covered_facilities"] = [facility]
+    elif request.membership.limited_facility_ids is not None:
+        initial["covers_all_facilities"] = False
+    return _agreement_form(request, agreement, created=True, initial=initial)
+
+
+def _prefill(request, model, name: str):
+    value = request.GET.get(name, "")
+    if not value.isdigit():
+        return None
+    # Only what the user may change is offered; anything else is silently not prefilled.
+    return restricted_queryset(model, request, Action.CHANGE).filter(pk=int(value)).first()
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def agreement_update(request, pk: int):
+    agreement = _visible(request, pk, Action.CHANGE)
+    return _agreement_form(request, agreement, created=False)
+
+
+def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: bool, initial=None):
+    form = AgreementForm(
+        request.POST or None,
+        instance=agreement,
+        initial=initial,
+        user=request.user,
+        membership=request.membership,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                agreement = agreement_save(
+                    agreement=form.instance, covered_facilities=form.covered_facilities_to_save()
+                )
+                schedule_compliance_run(organization_id=agreement.organization_id)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Agreement \u201c{agreement.title}\u201d {'added' if created else 'saved'}.")
+            if form.breach_window_warning:
+                messages.warning(request, form.breach_window_warning)
+            return redirect("agreements:detail", pk=agreement.pk)
+    return render(
+        request,
+        "agreements/form.html",
+        {"form": form, "agreement": agreement, "created": created},
+        status=400 if form.errors else 200,
+    )
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+
+
+@require_POST
+@action_required(Action.CHANGE)
+def agreement_transition_view(request, pk: int):
+    """One lifecycle step through agreements.services; a refused step shows the service's message."""
+    agreement = _visible(request, pk, Action.CHANGE)
+    action = request.POST.get("action", "")
+    forms = {}
+    try:
+        with transaction.atomic():
+            if action in SIMPLE_TRANSITIONS:
+                agreement_transition(agreement=agreement, to_status=SIMPLE_TRANSITIONS[action][0])
+                done = f"Agreement marked {agreement.get_status_display().lower()}."
+            elif action == "execute":
+                form = forms["execute_form"] = ExecuteForm(request.POST)
+                if not form.is_valid():
+                    raise _FormInvalid
+                agreement_execute(
+                    agreement=agreement,
+                    executed_on=form.cleaned_data["executed_on"],
+                    effective_on=form.cleaned_data["effective_on"],
+                )
+                done = f"Agreement executed on {agreement.executed_on:%Y-%m-%d}."
+                if agreement.supersedes_id:
+                    done += " The agreement it renews is now superseded."
+            elif action == "terminate":
+                form = forms["terminate_form"] = TerminateForm(request.POST)
+                if not form.is_valid():
+                    raise _FormInvalid
+                agreement_transition(
+                    agreement=agreement,
+                    to_status=AgreementStatus.TERMINATED,
+                    terminated_on=form.cleaned_data["terminated_on"],
+                )
+                done = f"Agreement terminated on {agreement.terminated_on:%Y-%m-%d}."
+            elif action == "archive":
+                agreement_archive(agreement=agreement)
+                done = "Agreement archived. It is kept, never deleted (45 CFR 164.316(b)(2)(i): 6 years)."
+            else:
+                raise ValidationError("Unknown action.")
+            schedule_compliance_run(organization_id=agreement.organization_id)
+    except _FormInvalid:
+        agreement.refresh_from_db()
+        messages.error(request, "Correct the dates below.")
+        return _render_detail(request, agreement, status=400, **forms)
+    except ValidationError as error:
+        agreement.refresh_from_db()
+        for message in error.messages:
+            messages.error(request, message)
+        return _render_detail(request, agreement, status=400)
+    messages.success(request, done)
+    return redirect("agreements:detail", pk=agreement.pk)
+
+
+class _FormInvalid(Exception):
+    pass
+
+
+@require_POST
+@action_required(Action.CHANGE)
+def agreement_renew_view(request, pk: int):
+    """Renewal: a new draft agreement that supersedes this one once it is executed."""
+    agreement = _visible(request, pk, Action.CHANGE)
+    form = RenewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Correct the renewal below.")
+        return _render_detail(request, agreement, status=400, renew_form=form)
+    try:
+        with transaction.atomic():
+            renewal = agreement_renew(
+                previous=agreement,
+                title=form.cleaned_data["title"],
+                effective_on=form.cleaned_data["effective_on"],
+                expires_on=form.cleaned_data["expires_on"],
+            )
+            schedule_compliance_run(organization_id=agreement.organization_id)
+    except ValidationError as error:
+        agreement.refresh_from_db()
+        for message in error.messages:
+            messages.error(request, message)
+        return _render_detail(request, agreement, status=400, renew_form=form)
+    messages.success(
+        request,
+        f"Renewal \u201c{renewal.title}\u201d created as a draft. Once it is executed it supersedes "
+        f"\u201c{agreement.title}\u201d, which stays in force until then.",
+    )
+    return redirect("agreements:detail", pk=renewal.pk)
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def document_upload(request, pk: int):
+    agreement = _visible(request, pk, Action.CHANGE)
+    form = DocumentUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            with transaction.atomic():
+                document = document_store(
+                    agreement=agreement,
+                    upload=upload,
+                    original_name=upload.name,
+                    uploaded_by=request.user,
+                    kind=form.cleaned_data["kind"],
+                )
+                schedule_compliance_run(organization_id=agreement.organization_id)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request, f"Stored {document.original_name} ({document.size_bytes:,} bytes), SHA-256 {document.sha256}."
+            )
+            return redirect("agreements:detail", pk=agreement.pk)
+    return render(
+        request,
+        "agreements/upload.html",
+        {"form": form, "agreement": agreement},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def document_download(request, pk: int):
+    """The stored PDF, only for users who may see its agreement; every download is recorded
+    (45 CFR 164.312(b) audit controls)."""
+    document = get_restricted_object_or_404(AgreementDocument.objects.select_related("agreement"), request, pk=pk)
+    try:
+        handle = document.file.open("rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise Http404("The stored file is missing.") from exc
+    access_log_record(
+        request=request,
+        action=AccessAction.DOWNLOAD,
+        obj=document,
+        description=f"Downloaded {document.original_name} of \u201c{document.agreement.title}\u201d "
+        f"(SHA-256 {document.sha256[:12]})",
+    )
+    response = FileResponse(handle, as_attachment=True, filename=document.original_name, content_type="application/pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+EXPORT_HEADERS = [
+    "vendor",
+    "title",
+    "status",
+    "in_force",
+    "covers",
+    "executed_on",
+    "effective_on",
+    "expires_on",
+    "auto_renews",
+    "renewal_term_months",
+    "renewal_notice_days",
+    "breach_notification_days",
+    "amended_on",
+    "terminated_on",
+    "supersedes",
+    "documents",
+    "open_findings",
+    "archived",
+]
+
+
+@require_GET
+@action_required(Action.VIEW)
+def agreement_export(request):
+    """The agreements shown by the list's filters; recorded in the access log, formula-injection safe."""
+    fmt = request.GET.get("format", SpreadsheetFormat.XLSX)
+    if fmt not in SpreadsheetFormat.values:
+        fmt = SpreadsheetFormat.XLSX
+    agreements = list(_filtered(request).qs.select_related("supersedes"))
+    visible_facilities = set(Facility.objects.restrict(request.user, Action.VIEW).values_list("pk", flat=True))
+    access_log_record(
+        request=request,
+        action=AccessAction.EXPORT,
+        obj=request.membership.organization,
+        description=f"Exported the agreements ({len(agreements)} agreements, {fmt.upper()})",
+    )
+    rows = [
+        [
+            agreement.vendor.legal_name,
+            agreement.title,
+            agreement.get_status_display(),
+            "yes" if agreement.in_force else "no",
+            "All facilities"
+            if agreement.covers_all_facilities
+            else "; ".join(f.name for f in agreement.covered_facilities.all() if f.pk in visible_facilities),
+            agreement.executed_on,
+            agreement.effective_on,
+            agreement.expires_on,
+            "yes" if agreement.auto_renews else "no",
+            agreement.renewal_term_months,
+            agreement.renewal_notice_days,
+            agreement.breach_notification_days,
+            agreement.amended_on,
+            agreement.terminated_on,
+            agreement.supersedes.title if agreement.supersedes else "",
+            agreement.document_count,
+            agreement.open_finding_count,
+            "yes" if agreement.archived_at else "no",
+        ]
+        for agreement in agreements
+    ]
+    return spreadsheet_response(fmt=fmt, filename="agreements", headers=EXPORT_HEADERS, rows=rows)

@@ -1,0 +1,67 @@
+"""Writes of the checklists app."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from checklists.models import (
+    COMPUTED_ITEM_NUMBER,
+    TELERADIOLOGY_ITEMS,
+    ChecklistItem,
+    ItemStatus,
+    TeleradiologyChecklist,
+)
+from vendors.models import Engagement
+
+
+@transaction.atomic
+def checklist_ensure(*, engagement: Engagement) -> TeleradiologyChecklist:
+    """The engagement's teleradiology checklist with its 7 items, created if missing (idempotent)."""
+    checklist, _ = TeleradiologyChecklist.objects.get_or_create(engagement=engagement)
+    existing = set(checklist.items.values_list("number", flat=True))
+    ChecklistItem.objects.bulk_create(
+        [
+            ChecklistItem(
+                checklist=checklist,
+                number=number,
+                status=ItemStatus.COMPUTED if number == COMPUTED_ITEM_NUMBER else ItemStatus.NOT_STARTED,
+            )
+            for number in range(1, len(TELERADIOLOGY_ITEMS) + 1)
+            if number not in existing
+        ]
+    )
+    return checklist
+
+
+def checklist_item_update(
+    *,
+    item: ChecklistItem,
+    status: str,
+    evidence_note: str = "",
+    not_applicable_reason: str = "",
+    verified_by=None,
+    verified_on: datetime.date | None = None,
+    next_review_on: datetime.date | None = None,
+    evidence_file=None,
+) -> ChecklistItem:
+    """Record the verification of one item. Item 1 is computed from the agreements and refused here."""
+    if item.is_computed:
+        raise ValidationError("Item 1 is computed from the agreements: record the BAA instead.")
+    if status == ItemStatus.COMPUTED:
+        raise ValidationError({"status": "Only item 1 is computed."})
+    if status == ItemStatus.COMPLETE and (verified_by is None or verified_on is None):
+        raise ValidationError("A complete item needs who verified it and when.")
+    item.status = status
+    item.evidence_note = evidence_note
+    item.not_applicable_reason = not_applicable_reason
+    item.verified_by = verified_by
+    item.verified_on = verified_on
+    item.next_review_on = next_review_on
+    if evidence_file is not None:
+        item.evidence_file = evidence_file
+    item.full_clean()
+    item.save()
+    return item

@@ -1,0 +1,146 @@
+"""The teleradiology checklist of an engagement: the 7 items in order, item 1 computed from the
+agreements (compliance.rules.with_item_one_computed), the others verified with evidence."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from checklists import selectors
+from checklists.forms import ChecklistItemForm
+from checklists.models import TELERADIOLOGY_ITEMS, ChecklistItem, ItemStatus
+from checklists.services import checklist_ensure, checklist_item_update
+from compliance.services import schedule_compliance_run
+from organizations.mixins import action_required, can, get_restricted_object_or_404
+from organizations.models import AccessAction
+from organizations.querysets import Action
+from organizations.services import access_log_record
+from vendors.forms import add_service_errors
+from vendors.models import VendorCategory
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.VIEW, write=Action.CHANGE)
+def checklist_detail(request, engagement_pk: int):
+    today = timezone.localdate()
+    action = Action.VIEW if request.method == "GET" else Action.CHANGE
+    engagement = get_restricted_object_or_404(
+        selectors.engagement_with_item_one(request.user, engagement_pk, today).select_related("vendor", "facility"),
+        request,
+        pk=engagement_pk,
+        action=action,
+    )
+    checklist = selectors.checklist_of(engagement)
+    if request.method == "POST":
+        # Start the checklist of a teleradiology engagement that has none (e.g. its vendor's category changed).
+        if engagement.vendor.category != VendorCategory.TELERADIOLOGY:
+            raise Http404("Only teleradiology engagements have this checklist.")
+        with transaction.atomic():
+            checklist_ensure(engagement=engagement)
+            schedule_compliance_run(organization_id=engagement.facility.organization_id)
+        messages.success(request, "Checklist started.")
+        return redirect("checklists:detail", engagement_pk=engagement.pk)
+    if checklist is None and engagement.vendor.category != VendorCategory.TELERADIOLOGY:
+        raise Http404("Only teleradiology engagements have this checklist.")
+    items = list(selectors.checklist_items(request.user, checklist)) if checklist else []
+    done = sum(1 for item in items if item.status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE))
+    return render(
+        request,
+        "checklists/detail.html",
+        {
+            "engagement": engagement,
+            "checklist": checklist,
+            "items": items,
+            "item_one": selectors.item_one(request.user, engagement),
+            "manual_done": done,
+            "manual_total": len(TELERADIOLOGY_ITEMS) - 1,
+            "today": today,
+            "can_change": can(request, Action.CHANGE),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def checklist_item_update_view(request, pk: int):
+    item = get_restricted_object_or_404(
+        ChecklistItem.objects.select_related(
+            "checklist__engagement__vendor", "checklist__engagement__facility", "verified_by"
+        ),
+        request,
+        pk=pk,
+        action=Action.CHANGE,
+    )
+    engagement = item.checklist.engagement
+    if item.is_computed:
+        messages.info(request, "Item 1 is computed from the agreements: record or execute the BAA instead.")
+        return redirect("checklists:detail", engagement_pk=engagement.pk)
+    initial = {}
+    if not item.verified_by_id:
+        initial = {"verified_by": request.user.pk, "verified_on": timezone.localdate()}
+    form = ChecklistItemForm(
+        request.POST or None,
+        request.FILES or None,
+        instance=item,
+        initial=initial,
+        organization_id=request.membership.organization_id,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        new_file = request.FILES.get("evidence_file")
+        try:
+            with transaction.atomic():
+                # The form has already applied its values to ``item``; the service validates and saves.
+                checklist_item_update(
+                    item=item,
+                    status=data["status"],
+                    evidence_note=data.get("evidence_note") or "",
+                    not_applicable_reason=data.get("not_applicable_reason") or "",
+                    verified_by=data.get("verified_by"),
+                    verified_on=data.get("verified_on"),
+                    next_review_on=data.get("next_review_on"),
+                    evidence_file=new_file,
+                )
+                schedule_compliance_run(organization_id=engagement.facility.organization_id)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Item {item.number} saved.")
+            return redirect("checklists:detail", engagement_pk=engagement.pk)
+    return render(
+        request,
+        "checklists/item_form.html",
+        {"form": form, "item": item, "engagement": engagement},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def evidence_download(request, pk: int):
+    """An item's evidence file, for users who may see the engagement; recorded (45 CFR 164.312(b))."""
+    item = get_restricted_object_or_404(
+        ChecklistItem.objects.select_related("checklist__engagement__vendor"), request, pk=pk
+    )
+    if not item.evidence_file:
+        raise Http404("This item has no evidence file.")
+    try:
+        handle = item.evidence_file.open("rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise Http404("The stored file is missing.") from exc
+    access_log_record(
+        request=request,
+        action=AccessAction.DOWNLOAD,
+        obj=item,
+        description=f"Downloaded the evidence of checklist item {item.number} of {item.checklist.engagement.vendor}",
+    )
+    name = item.evidence_file.name.rsplit("/", 1)[-1]
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,353 @@
+"""Reads of the vendors app, always through the permission gate (``restrict(user, action)``).
+
+A vendor's BAA status is never decided here: it is read from the open findings of the rules
+engine (compliance/rules.py) and from the engine's own building blocks (who has PHI access, which
+agreements cover it), so the vendor list, the coverage matrix and the findings never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from checklists.models import DONE_STATUSES, ChecklistItem
+from compliance.models import Finding, FindingKind
+from compliance.rules import agreements_in_force, covering, engagements_with_phi_access, phi_access_q
+from compliance.selectors import findings_by_urgency, findings_visible_to
+from organizations.querysets import Action
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor
+
+
+class BaaStatus(models.TextChoices):
+    """The vendor list's answer to 'is this vendor covered?', most urgent first."""
+
+    MISSING = "missing", "BAA missing"
+    EXPIRING = "expiring", "BAA expiring"
+    COVERED = "covered", "Covered"
+    NO_PHI = "no_phi", "No PHI access"
+
+
+BAA_STATUS_RANK = {BaaStatus.MISSING: 0, BaaStatus.EXPIRING: 1, BaaStatus.COVERED: 2, BaaStatus.NO_PHI: 3}
+
+#: Findings that mean "PHI flows without a BAA in force" (rules 1 and 2).
+MISSING_KINDS = (FindingKind.MISSING_BAA, FindingKind.BAA_LAPSED)
+
+
+def _count_of(queryset: QuerySet, group_by: str) -> Coalesce:
+    return Coalesce(
+        Subquery(queryset.order_by().values(group_by).annotate(n=Count("pk", distinct=True)).values("n")[:1]),
+        0,
+        output_field=IntegerField(),
+    )
+
+
+def vendors_with_status(user, as_of: datetime.date, action: str = Action.VIEW) -> QuerySet[Vendor]:
+    """Visible vendors annotated with ``baa_status`` (a BaaStatus), ``has_phi``, ``phi_planned``,
+    ``open_finding_count``, ``facility_count`` and ``visible_engagements`` (prefetched).
+
+    Everything the list shows comes from one query for the page plus one prefetch, whatever the
+    number of vendors. A user limited to some facilities gets the status at those facilities only.
+
+    * missing: an open missing-BAA or lapsed-BAA finding (rules 1-2), or, until the next run of the
+      engine, a visible engagement with PHI access that no BAA in force covers (the building blocks
+      of rule 1), so that a vendor is never shown as covered before the engine has seen it;
+    * no PHI: no visible engagement in which the vendor touches PHI today (160.103's four verbs);
+    * expiring: an open BAA-expiring finding (rule 3, which knows auto-renewal notice dates);
+    * covered: anything else.
+    """
+    visible_engagements = Engagement.objects.restrict(user, Action.VIEW)
+    phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW).filter(vendor=OuterRef("pk"))
+    uncovered = phi_engagements.filter(~Exists(covering(agreements_in_force(as_of))))
+    open_findings = Finding.objects.restrict(user, Action.VIEW).open().filter(vendor=OuterRef("pk"))
+    planned_phi = visible_engagements.filter(phi_access_q(), vendor=OuterRef("pk"), status=EngagementStatus.PLANNED)
+    return (
+        Vendor.objects.restrict(user, action)
+        .annotate(
+            has_phi=Exists(phi_engagements),
+            phi_planned=Exists(planned_phi),
+            baa_missing=ExpressionWrapper(
+                Q(Exists(open_findings.filter(kind__in=MISSING_KINDS))) | Q(Exists(uncovered)),
+                output_field=BooleanField(),
+            ),
+            baa_expiring=Exists(open_findings.filter(kind=FindingKind.BAA_EXPIRING)),
+        )
+        .annotate(
+            baa_status=Case(
+                When(baa_missing=True, then=Value(BaaStatus.MISSING.value)),
+                When(has_phi=False, then=Value(BaaStatus.NO_PHI.value)),
+                When(baa_expiring=True, then=Value(BaaStatus.EXPIRING.value)),
+                default=Value(BaaStatus.COVERED.value),
+                output_field=models.CharField(),
+            ),
+            open_finding_count=_count_of(open_findings, "vendor"),
+            facility_count=Coalesce(
+                Subquery(
+                    visible_engagements.filter(vendor=OuterRef("pk"))
+                    .order_by()
+                    .values("vendor")
+                    .annotate(n=Count("facility", distinct=True))
+                    .values("n")[:1]
+                ),
+                0,
+                output_field=IntegerField(),
+            ),
+        )
+        .annotate(
+            status_rank=Case(
+                *[When(baa_status=status.value, then=Value(rank)) for status, rank in BAA_STATUS_RANK.items()],
+                output_field=IntegerField(),
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "engagements",
+                queryset=visible_engagements.select_related("facility").order_by("facility__name", "pk"),
+                to_attr="visible_engagements",
+            )
+        )
+    )
+
+
+def vendor_engagements(user, vendor: Vendor) -> QuerySet[Engagement]:
+    """The vendor's visible engagements with their checklist progress (teleradiology)."""
+    done_items = ChecklistItem.objects.filter(checklist__engagement=OuterRef("pk"), status__in=DONE_STATUSES)
+    return (
+        Engagement.objects.restrict(user, Action.VIEW)
+        .filter(vendor=vendor)
+        .select_related("facility", "teleradiology_checklist")
+        .annotate(checklist_done=_count_of(done_items, "checklist__engagement"))
+        .order_by("facility__name", "service_description", "pk")
+    )
+
+
+def vendor_agreements(user, vendor: Vendor) -> QuerySet:
+    from agreements.models import BusinessAssociateAgreement
+    from facilities.models import Facility
+
+    return (
+        BusinessAssociateAgreement.objects.restrict(user, Action.VIEW)
+        .filter(vendor=vendor)
+        .annotate(document_count=Count("documents", distinct=True))
+        .prefetch_related(Prefetch("covered_facilities", queryset=Facility.objects.order_by("name")))
+        .select_related("supersedes")
+        .order_by("archived_at", "-effective_on", "-pk")
+    )
+
+
+def vendor_subcontractors(user, vendor: Vendor) -> QuerySet[SubcontractorLink]:
+    """The vendor's own subcontractors (its business associates)."""
+    return (
+        SubcontractorLink.objects.restrict(user, Action.VIEW)
+        .filter(vendor=vendor)
+        .select_related("subcontractor")
+        .order_by("subcontractor__legal_name")
+    )
+
+
+def vendor_serves_as_subcontractor(user, vendor: Vendor) -> QuerySet[SubcontractorLink]:
+    """Where this vendor is itself a subcontractor of another vendor."""
+    return (
+        SubcontractorLink.objects.restrict(user, Action.VIEW)
+        .filter(subcontractor=vendor)
+        .select_related("vendor")
+        .order_by("vendor__legal_name")
+    )
+
+
+def vendor_open_findings(user, vendor: Vendor) -> QuerySet[Finding]:
+    return findings_by_urgency(findings_visible_to(user).open().filter(vendor=vendor))
+
+
+# --- Change history (django-simple-history) ------------------------------------------------------
+
+#: Bookkeeping fields that are not content.
+_NOT_CONTENT = {"id", "created_at", "organization", "history_id", "history_date", "history_user"}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime.datetime
+    user: Any
+    action: str  # created / changed / deleted
+    subject_type: str
+    subject: str
+    changes: list[FieldChange] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HistorySource:
+    """History records of one model, with how to name each record and what its FK ids mean."""
+
+    subject_type: str
+    records: QuerySet
+    describe: Any  # callable(record) -> str
+    diff_m2m: bool = False
+
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def _display(model_field, value: Any, names: dict[str, dict[Any, str]]) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, list):  # m2m: list of through-row dicts
+        return ", ".join(sorted(_display_m2m(item, names) for item in value)) or "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if model_field is not None and model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if model_field is not None and model_field.is_relation:
+        return names.get(model_field.name, {}).get(value, f"#{value}")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _display_m2m(item: dict, names: dict[str, dict[Any, str]]) -> str:
+    for key, value in item.items():
+        if key in names:
+            return names[key].get(value, f"#{value}")
+    return str(item)
+
+
+def change_history(
+    sources: Sequence[HistorySource], *, names: dict[str, dict[Any, str]] | None = None, limit: int = 50
+) -> list[HistoryEntry]:
+    """Who changed what and when, newest first, with each change's old and new values.
+
+    Uses simple-history's ``diff_against`` between consecutive records of the same object; one
+    query per source (plus m2m queries when ``diff_m2m``). ``names`` maps a foreign key's field
+    name to {id: label}, e.g. {"facility": {3: "Lakeside MRI"}}.
+    """
+    names = names or {}
+    entries: list[HistoryEntry] = []
+    for source in sources:
+        history_model = source.records.model
+        model = history_model.instance_type
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if f.editable and f.name not in _NOT_CONTENT and f.name in {t.name for t in history_model.tracked_fields}
+        ]
+        m2m = [f.name for f in history_model._history_m2m_fields] if source.diff_m2m else []
+        previous_by_object: dict[Any, Any] = {}
+        for record in source.records.select_related("history_user").order_by("id", "history_date", "history_id"):
+            previous = previous_by_object.get(record.id)
+            changes: list[FieldChange] = []
+            if previous is not None and record.history_type == "~":
+                delta = record.diff_against(previous, included_fields=fields + m2m)
+                for change in delta.changes:
+                    model_field = model._meta.get_field(change.field)
+                    changes.append(
+                        FieldChange(
+                            field=str(model_field.verbose_name),
+                            old=_display(model_field, change.old, names),
+                            new=_display(model_field, change.new, names),
+                        )
+                    )
+            previous_by_object[record.id] = record
+            if record.history_type == "~" and previous is not None and not changes:
+                continue  # saved without a change of content
+            entries.append(
+                HistoryEntry(
+                    at=record.history_date,
+                    user=record.history_user,
+                    action=_ACTIONS.get(record.history_type, record.history_type),
+                    subject_type=source.subject_type,
+                    subject=source.describe(record),
+                    changes=changes,
+                    reason=record.history_change_reason or "",
+                )
+            )
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
+
+
+def vendor_history(user, vendor: Vendor, *, limit: int = 50) -> list[HistoryEntry]:
+    """Changes of the vendor, of its visible engagements and subcontractor links and of its visible
+    agreements, newest first."""
+    from agreements.models import BusinessAssociateAgreement
+    from facilities.models import Facility
+
+    engagement_ids = Engagement.objects.restrict(user, Action.VIEW).filter(vendor=vendor).values("pk")
+    agreement_ids = BusinessAssociateAgreement.objects.restrict(user, Action.VIEW).filter(vendor=vendor).values("pk")
+    link_ids = SubcontractorLink.objects.restrict(user, Action.VIEW).filter(vendor=vendor).values("pk")
+    facility_names = dict(Facility.objects.filter(organization_id=vendor.organization_id).values_list("pk", "name"))
+    vendor_names = dict(Vendor.objects.filter(organization_id=vendor.organization_id).values_list("pk", "legal_name"))
+    names = {"facility": facility_names, "vendor": vendor_names, "subcontractor": vendor_names}
+    sources = [
+        HistorySource("Vendor", vendor.history.all(), lambda r: r.legal_name),
+        HistorySource(
+            "Engagement",
+            Engagement.history.filter(id__in=engagement_ids),
+            lambda r: f"{facility_names.get(r.facility_id, 'facility')}: {r.service_description}",
+        ),
+        HistorySource("Agreement", BusinessAssociateAgreement.history.filter(id__in=agreement_ids), lambda r: r.title),
+        HistorySource(
+            "Subcontractor",
+            SubcontractorLink.history.filter(id__in=link_ids),
+            lambda r: vendor_names.get(r.subcontractor_id, "subcontractor"),
+        ),
+    ]
+    return change_history(sources, names=names, limit=limit)
+
+
+def inventory_rows(vendors: Iterable[Vendor]) -> Iterable[list[Any]]:
+    """Rows of the inventory export, one per visible engagement (a vendor without one gets one row),
+    in the columns of the import (vendors.importing.COLUMNS), so an export can be imported again."""
+    for vendor in vendors:
+        base = [
+            vendor.legal_name,
+            vendor.get_category_display(),
+            "yes" if vendor.is_conduit else "no",
+            vendor.contact_name,
+            vendor.contact_email,
+            vendor.contact_phone,
+            vendor.website,
+        ]
+        engagements = getattr(vendor, "visible_engagements", None) or [None]
+        for engagement in engagements:
+            if engagement is None:
+                yield base + [""] * 10 + [vendor.notes]
+                continue
+            yield base + [
+                engagement.facility.name,
+                engagement.service_description,
+                "yes" if engagement.phi_creates else "no",
+                "yes" if engagement.phi_receives else "no",
+                "yes" if engagement.phi_maintains else "no",
+                "yes" if engagement.phi_transmits else "no",
+                engagement.phi_access_starts_on,
+                engagement.ends_on,
+                engagement.get_status_display(),
+                engagement.data_location,
+                vendor.notes,
+            ]
