@@ -1,0 +1,170 @@
+"""Pages of the compliance officer: the dashboard, the coverage matrix and the findings.
+
+Every page reads through the permission gate (organizations.mixins); findings are decided only by
+the rules engine and shown here, acknowledged (never resolved) by a person.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
+from compliance import charts, selectors
+from compliance.forms import FindingAcknowledgeForm, FindingFilterForm
+from compliance.models import Finding
+from compliance.services import finding_acknowledge
+from organizations.mixins import action_required, can, get_restricted_object_or_404
+from organizations.models import AccessAction
+from organizations.querysets import Action
+from organizations.services import access_log_record
+
+FINDINGS_PER_PAGE = 25
+FINDING_ALERTS_TEMPLATE = "alerts/_finding_alerts.html"
+
+
+@require_GET
+@action_required(Action.VIEW)
+def dashboard(request):
+    data = selectors.dashboard(request.user, timezone.localdate())
+    return render(
+        request,
+        "compliance/dashboard.html",
+        {"data": data, "expiry_chart": charts.expirations_chart(data.expirations)},
+    )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def coverage(request):
+    gaps_only = request.GET.get("gaps") == "1"
+    matrix = selectors.coverage_matrix(request.user, timezone.localdate(), gaps_only=gaps_only)
+    return render(
+        request,
+        "compliance/coverage.html",
+        {"matrix": matrix, "gaps_only": gaps_only, "can_change": can(request, Action.CHANGE)},
+    )
+
+
+def _filtered_findings(request) -> tuple[FindingFilterForm, object]:
+    form = FindingFilterForm(request.GET, user=request.user)
+    findings = selectors.filter_findings(selectors.findings_visible_to(request.user), **form.filters())
+    return form, selectors.findings_by_urgency(findings)
+
+
+@require_GET
+@action_required(Action.VIEW)
+def finding_list(request):
+    form, findings = _filtered_findings(request)
+    page = Paginator(findings, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "compliance/finding_list.html", {"form": form, "page": page})
+
+
+@require_GET
+@action_required(Action.VIEW)
+def finding_detail(request, pk: int):
+    finding = get_restricted_object_or_404(selectors.findings_visible_to(request.user), request, pk)
+    return _render_detail(request, finding, FindingAcknowledgeForm())
+
+
+def _render_detail(request, finding: Finding, form: FindingAcknowledgeForm, status: int = 200):
+    from compliance.templatetags.ui import template_exists
+
+    return render(
+        request,
+        "compliance/finding_detail.html",
+        {
+            "finding": finding,
+            "form": form,
+            "can_change": can(request, Action.CHANGE),
+            "show_finding_alerts": template_exists(FINDING_ALERTS_TEMPLATE),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@action_required(Action.CHANGE)
+def finding_acknowledge_view(request, pk: int):
+    finding = get_restricted_object_or_404(selectors.findings_visible_to(request.user), request, pk, Action.CHANGE)
+    form = FindingAcknowledgeForm(request.POST)
+    if not finding.is_open:
+        messages.error(request, "This finding is resolved; there is nothing to acknowledge.")
+        return redirect("compliance:finding_detail", pk=finding.pk)
+    if not form.is_valid():
+        return _render_detail(request, finding, form, status=400)
+    finding_acknowledge(finding=finding, user=request.user, note=form.cleaned_data["note"])
+    messages.success(request, "Finding acknowledged. It stays open until the data no longer shows the problem.")
+    return redirect("compliance:finding_detail", pk=finding.pk)
+
+
+FINDING_EXPORT_HEADERS = [
+    "Finding",
+    "Severity",
+    "Kind",
+    "Status",
+    "Vendor",
+    "Facility",
+    "Agreement",
+    "Explanation",
+    "Key date",
+    "First seen",
+    "Last seen",
+    "Resolved",
+    "Acknowledged",
+    "Acknowledged by",
+    "Acknowledgement note",
+]
+
+
+def _finding_export_row(finding: Finding) -> list:
+    if finding.resolved_at:
+        status = "Resolved"
+    elif finding.acknowledged_at:
+        status = "Open, acknowledged"
+    else:
+        status = "Open"
+    return [
+        finding.pk,
+        finding.get_severity_display(),
+        finding.get_kind_display(),
+        status,
+        finding.vendor.legal_name,
+        finding.facility.name if finding.facility else "",
+        finding.agreement.title if finding.agreement else "",
+        finding.explanation,
+        finding.due_on,
+        finding.first_seen_at,
+        finding.last_seen_at,
+        finding.resolved_at,
+        finding.acknowledged_at,
+        finding.acknowledged_by.get_username() if finding.acknowledged_by else "",
+        finding.acknowledgement_note,
+    ]
+
+
+@require_GET
+@action_required(Action.VIEW)
+def finding_export(request):
+    """The findings of the list, with the same filters, as CSV or XLSX (formula-injection safe).
+
+    The export is recorded in the access log (45 CFR 164.312(b)); it contains no PHI.
+    """
+    fmt = request.GET.get("format", SpreadsheetFormat.CSV)
+    if fmt not in SpreadsheetFormat.values:
+        fmt = SpreadsheetFormat.CSV
+    _form, findings = _filtered_findings(request)
+    rows = [_finding_export_row(finding) for finding in findings]
+    filters = ", ".join(
+        f"{key}={value}" for key, value in request.GET.items() if key not in ("format", "page") and value
+    )
+    access_log_record(
+        request=request,
+        action=AccessAction.EXPORT,
+        obj=request.membership.organization,
+        description=f"Exported {len(rows)} findings as {fmt.upper()}" + (f" ({filters})" if filters else ""),
+    )
+    return spreadsheet_response(fmt=fmt, filename="findings", headers=FINDING_EXPORT_HEADERS, rows=rows)
