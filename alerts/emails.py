@@ -1,0 +1,325 @@
+"""The alert emails: every one is three templates (subject, plain text, HTML) behind ``make_message``.
+
+Templates live in templates/alerts/email/<name>_subject.txt, <name>_body.txt and <name>_body.html.
+The HTML is autoescaped (a vendor named ``<b>Acme</b>`` shows as text); the plain-text templates turn
+autoescaping off, since text/plain has no markup to escape.
+
+No PHI: an email names the organization, vendors, facilities, agreements and dates, never a patient
+(the tracker holds none). Every email says why the recipient gets it, links back into the app with
+absolute links (settings.SITE_URL), and carries an unsubscribe link that works without signing in.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+
+from alerts.models import Alert, AlertKind, Digest
+from compliance.models import SEVERITY_RANK, FindingKind, Severity
+
+UNSUBSCRIBE_SALT = "alerts.unsubscribe"
+
+
+# --- The one helper ------------------------------------------------------------------------------------
+
+
+def make_message(name: str, *, to: str, context: dict, headers: dict[str, str] | None = None) -> EmailMultiAlternatives:
+    """Render the three templates of ``name`` into one multipart email to ``to``."""
+    subject = render_to_string(f"alerts/email/{name}_subject.txt", context)
+    subject = " ".join(subject.split())  # one line: a name with a line break must not break the header
+    text = render_to_string(f"alerts/email/{name}_body.txt", context)
+    html = render_to_string(f"alerts/email/{name}_body.html", context)
+    message = EmailMultiAlternatives(subject, text, to=[to], headers=headers or {})
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+# --- Links -----------------------------------------------------------------------------------------------
+
+
+def absolute_url(name: str, *args) -> str:
+    """An absolute link into the app, or "" when the page is not routed (yet)."""
+    try:
+        return settings.SITE_URL + reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def unsubscribe_token(user_id: int) -> str:
+    """A signed token naming one user: the unsubscribe link changes that user's preferences only."""
+    return signing.dumps({"u": user_id}, salt=UNSUBSCRIBE_SALT)
+
+
+def user_id_from_unsubscribe_token(token: str) -> int | None:
+    try:
+        value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    user_id = value.get("u") if isinstance(value, dict) else None
+    return user_id if isinstance(user_id, int) else None
+
+
+def _mail_domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "baa-tracker.localhost"
+
+
+def message_id(record: Alert | Digest) -> str:
+    """The same Message-ID at every attempt, so that a duplicate (an attempt whose success was not
+    recorded because the worker died at that instant) is recognisable and can be discarded."""
+    kind = "digest" if isinstance(record, Digest) else "alert"
+    stamp = int(record.created_at.timestamp() * 1_000_000)
+    return f"<baa-{kind}-{record.pk}.{stamp}@{_mail_domain()}>"
+
+
+# --- What an alert says ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Why someone receives alerts: their role in the organization and the facilities they look after."""
+
+    name: str
+    role_label: str
+    facility_names: tuple[str, ...] | None  # None: every facility
+
+    @property
+    def scope(self) -> str:
+        if self.facility_names is None:
+            return "every facility"
+        return ", ".join(self.facility_names)
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    """The words and links of one alert, whether sent alone or in a digest."""
+
+    kind: str
+    finding_kind: str
+    severity: str
+    severity_label: str
+    headline: str
+    action: str
+    vendor: str
+    facilities: str
+    agreement: str
+    due_on: datetime.date | None
+    days_left: int | None
+    threshold_label: str
+    is_reminder: bool
+    finding_url: str
+    agreement_url: str
+    subcontractor: str = ""
+    facility: str = ""
+    date_label: str = "Date"
+    #: An auto-renewing BAA: the date is the notice deadline, not the expiry.
+    notice_deadline: bool = False
+
+    @property
+    def urgency_rank(self) -> int:
+        return SEVERITY_RANK.get(self.severity, len(SEVERITY_RANK))
+
+
+def _day(value: datetime.date | None) -> str:
+    return f"{value:%Y-%m-%d}" if value else ""
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
+def covered_facility_names(agreement) -> str:
+    if agreement.covers_all_facilities:
+        return "all facilities of the organization"
+    names = sorted(facility.name for facility in agreement.covered_facilities.all())
+    return ", ".join(names) or "no facility listed"
+
+
+def alert_item(alert: Alert, *, as_of: datetime.date) -> AlertItem:
+    """The text of an alert from its finding (loaded with vendor, facility, agreement and subcontractor)."""
+    finding = alert.finding
+    vendor = finding.vendor.legal_name
+    agreement = finding.agreement
+    facility = finding.facility.name if finding.facility_id else ""
+    due_on = finding.due_on
+    days_left = (due_on - as_of).days if due_on else None
+    common = {
+        "kind": alert.kind,
+        "finding_kind": finding.kind,
+        "severity": finding.severity,
+        "severity_label": Severity(finding.severity).label,
+        "vendor": vendor,
+        "agreement": agreement.title if agreement else "",
+        "due_on": due_on,
+        "days_left": days_left,
+        "threshold_label": alert.threshold_label,
+        "is_reminder": alert.kind != AlertKind.EXPIRY_REMINDER and alert.threshold > 0,
+        "finding_url": absolute_url("compliance:finding_detail", finding.pk),
+        "agreement_url": absolute_url("agreements:detail", agreement.pk) if agreement else "",
+        "facility": facility,
+    }
+    if alert.kind == AlertKind.EXPIRY_REMINDER:
+        facilities = covered_facility_names(agreement)
+        auto_renews = agreement.auto_renews and agreement.expires_on != due_on
+        when = f"in {_days(days_left)}" if days_left else "today"
+        if auto_renews:
+            headline = (
+                f"The BAA \u201c{agreement.title}\u201d with {vendor} renews automatically on "
+                f"{_day(agreement.expires_on)}; the notice deadline to renegotiate or stop it is "
+                f"{_day(due_on)} ({when})."
+            )
+            action = (
+                f"Decide by {_day(due_on)} whether the agreement may renew as it is. If it must be renegotiated or "
+                "stopped, give the vendor notice before that date and record the successor agreement."
+            )
+        else:
+            headline = (
+                f"The BAA \u201c{agreement.title}\u201d with {vendor} expires on {_day(due_on)} ({when}) and no "
+                "executed successor agreement supersedes it."
+            )
+            action = (
+                f"Execute a renewal or successor BAA with {vendor} before {_day(due_on)} and upload the signed copy, "
+                "or end the vendor's access to PHI by then: without a BAA in force every disclosure is "
+                "impermissible (45 CFR 164.502(e))."
+            )
+        return AlertItem(
+            headline=headline,
+            action=action,
+            facilities=facilities,
+            date_label="Notice deadline" if auto_renews else "Expires on",
+            notice_deadline=auto_renews,
+            **common,
+        )
+    if alert.kind == AlertKind.MISSING_BAA:
+        if finding.kind == FindingKind.BAA_LAPSED and agreement:
+            headline = (
+                f"{vendor} still has PHI access at {facility}, but its BAA \u201c{agreement.title}\u201d is no longer "
+                "in force."
+            )
+        else:
+            headline = f"{vendor} has PHI access at {facility}, and no executed BAA in force covers it."
+        action = (
+            f"Execute a BAA with {vendor} covering {facility} and upload the signed copy, or stop the PHI access "
+            "now: 45 CFR 164.502(e) and 164.504(e) require a signed BAA before a business associate touches PHI."
+        )
+        return AlertItem(headline=headline, action=action, facilities=facility, **common)
+    if alert.kind == AlertKind.CHECKLIST_REVIEW:
+        headline = (
+            f"The teleradiology checklist for {vendor} at {facility} has items due for review since {_day(due_on)}."
+        )
+        action = (
+            "Re-verify the overdue items (licensure where the patient is, credentialing, safeguards), record the "
+            "evidence and set the next review date (45 CFR 164.308(a)(8))."
+        )
+        return AlertItem(headline=headline, action=action, facilities=facility, date_label="Review due since", **common)
+    link = finding.subcontractor_link
+    subcontractor = link.subcontractor.legal_name if link else ""
+    headline = f"{subcontractor} handles PHI as a subcontractor of {vendor}, and no downstream BAA is attested."
+    action = (
+        f"Ask {vendor} for assurance that it has a BAA with {subcontractor}, and record the date it was attested "
+        "(45 CFR 164.502(e)(1)(ii), 164.308(b)(2))."
+    )
+    return AlertItem(
+        headline=headline,
+        action=action,
+        facilities=f"every facility {vendor} serves",
+        subcontractor=subcontractor,
+        **common,
+    )
+
+
+#: How each kind reads in the middle of a sentence ("alerts about ... are on").
+KIND_PHRASE = {
+    AlertKind.EXPIRY_REMINDER: "BAA expiry reminders",
+    AlertKind.MISSING_BAA: "missing or lapsed BAAs",
+    AlertKind.CHECKLIST_REVIEW: "teleradiology checklist reviews due",
+    AlertKind.SUBCONTRACTOR_GAP: "subcontractors without a downstream BAA",
+}
+
+
+def _why(recipient: Recipient, organization_name: str, kinds: list[str]) -> str:
+    labels = ", ".join(KIND_PHRASE[kind] for kind in kinds)
+    return (
+        f"You receive this because you are {_article(recipient.role_label)} {recipient.role_label.lower()} of "
+        f"{organization_name} for {recipient.scope}, and {labels} are on in your alert preferences."
+    )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _common_context(*, user_id: int, organization_name: str, recipient: Recipient) -> dict:
+    return {
+        "organization_name": organization_name,
+        "recipient": recipient,
+        "site_url": settings.SITE_URL,
+        "alerts_url": absolute_url("alerts:list"),
+        "preferences_url": absolute_url("alerts:preferences"),
+        "unsubscribe_url": absolute_url("alerts:unsubscribe", unsubscribe_token(user_id)),
+    }
+
+
+def _headers(record: Alert | Digest, unsubscribe_url: str) -> dict[str, str]:
+    return {
+        "Message-ID": message_id(record),
+        # RFC 8058 one-click unsubscribe: mail clients POST to the link, which needs no sign-in.
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Auto-Submitted": "auto-generated",
+    }
+
+
+def alert_message(
+    alert: Alert, *, to: str, recipient: Recipient, organization_name: str, as_of: datetime.date
+) -> EmailMultiAlternatives:
+    item = alert_item(alert, as_of=as_of)
+    context = _common_context(user_id=alert.recipient_id, organization_name=organization_name, recipient=recipient)
+    context.update({"item": item, "why": _why(recipient, organization_name, [alert.kind])})
+    name = alert.kind
+    return make_message(name, to=to, context=context, headers=_headers(alert, context["unsubscribe_url"]))
+
+
+@dataclass(frozen=True)
+class UrgencyGroup:
+    severity: str
+    label: str
+    items: list[AlertItem]
+
+
+def digest_message(
+    digest: Digest,
+    alerts: list[Alert],
+    *,
+    to: str,
+    recipient: Recipient,
+    organization_name: str,
+    as_of: datetime.date,
+) -> EmailMultiAlternatives:
+    """One email with the recipient's alerts of the day, grouped by urgency (the findings' severity),
+    then by the nearest date."""
+    items = [alert_item(alert, as_of=as_of) for alert in alerts]
+    items.sort(key=lambda item: (item.urgency_rank, item.due_on or datetime.date.max, item.vendor))
+    groups = []
+    for severity in Severity:
+        members = [item for item in items if item.severity == severity]
+        if members:
+            groups.append(UrgencyGroup(severity=severity, label=severity.label, items=members))
+    kinds = sorted({alert.kind for alert in alerts}, key=list(AlertKind).index)
+    context = _common_context(user_id=digest.recipient_id, organization_name=organization_name, recipient=recipient)
+    context.update(
+        {
+            "day": digest.day,
+            "groups": groups,
+            "count": len(items),
+            "critical_count": sum(1 for item in items if item.severity == Severity.CRITICAL),
+            "why": _why(recipient, organization_name, kinds),
+        }
+    )
+    return make_message("digest", to=to, context=context, headers=_headers(digest, context["unsubscribe_url"]))

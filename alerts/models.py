@@ -1,0 +1,247 @@
+"""Email alerts about findings: who is told what, when, and what became of each email.
+
+Alerts consume the findings of the rules engine (compliance/rules.py); nothing here decides what is a
+finding. Each alert is a row written BEFORE its email is sent and updated with the outcome, so that
+a dispatch run repeated after a crash, or two runs at once, never send the same alert twice (one
+alert per finding, threshold and recipient is a database constraint; sending is claimed with a
+conditional UPDATE, see alerts.services).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+from compliance.models import FindingKind
+from organizations.querysets import RestrictedQuerySet
+
+
+class AlertKind(models.TextChoices):
+    EXPIRY_REMINDER = "expiry_reminder", "BAA expiry reminder"
+    MISSING_BAA = "missing_baa", "Missing or lapsed BAA"
+    CHECKLIST_REVIEW = "checklist_review", "Teleradiology checklist review due"
+    SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor without a downstream BAA"
+
+
+#: The findings each kind of alert is about. Findings of other kinds appear on the pages and in the
+#: reports but send no email.
+ALERT_FINDING_KINDS: dict[str, tuple[str, ...]] = {
+    AlertKind.EXPIRY_REMINDER: (FindingKind.BAA_EXPIRING,),
+    AlertKind.MISSING_BAA: (FindingKind.MISSING_BAA, FindingKind.BAA_LAPSED),
+    AlertKind.CHECKLIST_REVIEW: (FindingKind.CHECKLIST_REVIEW_OVERDUE,),
+    AlertKind.SUBCONTRACTOR_GAP: (FindingKind.SUBCONTRACTOR_GAP,),
+}
+ALERT_KIND_OF_FINDING: dict[str, str] = {
+    finding_kind: alert_kind for alert_kind, kinds in ALERT_FINDING_KINDS.items() for finding_kind in kinds
+}
+#: The preference field that turns each kind of alert on or off.
+PREFERENCE_FIELD: dict[str, str] = {
+    AlertKind.EXPIRY_REMINDER: "expiry_reminders",
+    AlertKind.MISSING_BAA: "missing_baa",
+    AlertKind.CHECKLIST_REVIEW: "checklist_reviews",
+    AlertKind.SUBCONTRACTOR_GAP: "subcontractor_gaps",
+}
+
+
+class DeliveryMode(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately, one email per alert"
+    DIGEST = "digest", "Once a day, in one digest email"
+
+
+class SendStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Failed, will retry"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed, gave up"
+    REFUSED = "refused", "Address refused"
+    SKIPPED = "skipped", "Skipped"
+
+
+#: Statuses after which nothing more happens (unless someone asks for a retry).
+FINAL_STATUSES = (SendStatus.SENT, SendStatus.FAILED, SendStatus.REFUSED, SendStatus.SKIPPED)
+#: The three groups the alerts page counts.
+STATUS_GROUPS: dict[str, tuple[str, ...]] = {
+    "sent": (SendStatus.SENT,),
+    "pending": (SendStatus.PENDING, SendStatus.SENDING),
+    "failed": (SendStatus.RETRYING, SendStatus.FAILED, SendStatus.REFUSED),
+    "skipped": (SendStatus.SKIPPED,),
+}
+
+
+class SendState(models.Model):
+    """The life of one outgoing email: pending -> sending (claimed) -> sent, or retrying/failed/refused.
+
+    ``claim_token`` and ``claimed_at`` are set by the conditional UPDATE that claims the email, so that
+    only one worker sends it; a claim older than the claim timeout belongs to a worker that died and
+    is taken over by the next run.
+    """
+
+    status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed email is tried again.")
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    #: The address the email went (or was to go) to, as it was when sent.
+    email = models.EmailField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status in STATUS_GROUPS["failed"]
+
+
+class DigestQuerySet(RestrictedQuerySet):
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        return Q(pk__in=[])  # digests mix facilities: only members who see every facility list them
+
+
+class Digest(SendState):
+    """One email per recipient per day that carries all their alerts of the day, most urgent first."""
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="alert_digests")
+    day = models.DateField()
+
+    objects = DigestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-day", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "day"], name="digest_one_per_recipient_and_day"),
+            models.CheckConstraint(
+                condition=~Q(status=SendStatus.SENT) | Q(sent_at__isnull=False), name="digest_sent_has_time"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"Digest of {self.day:%Y-%m-%d} for {self.recipient}"
+
+
+class AlertQuerySet(RestrictedQuerySet):
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        """An alert is visible where its finding is (the findings' own rule of the gate)."""
+        from compliance.models import Finding
+
+        visible = Finding.objects.filter(Finding.objects.all().facility_scope(facility_ids), pk=OuterRef("finding"))
+        return Q(Exists(visible))
+
+
+class Alert(SendState):
+    """One alert: a finding, at one threshold, for one recipient.
+
+    ``threshold`` is the lead time in days before the finding's date for expiry reminders (90, 60, ...
+    settings.ALERT_LEAD_DAYS), and for the other kinds the number of the reminder: 0 is the first
+    alert, sent as soon as the finding appears, then 1, 2, ... every settings.MISSING_BAA_REMINDER_DAYS
+    until the finding is resolved.
+
+    An immediate alert is its own email; a digest alert goes out in its recipient's daily digest and
+    takes the digest's outcome.
+    """
+
+    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="alerts")
+    finding = models.ForeignKey("compliance.Finding", on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=32, choices=AlertKind.choices)
+    threshold = models.PositiveSmallIntegerField()
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="alerts_received")
+    delivery = models.CharField(max_length=16, choices=DeliveryMode.choices, default=DeliveryMode.IMMEDIATE)
+    digest = models.ForeignKey(Digest, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts")
+    #: Expiry reminders: the agreement and the date the reminder is about (the expiry date, or the
+    #: notice deadline of an auto-renewing BAA), so that a finding reopened for the same date never
+    #: repeats a reminder already sent.
+    agreement = models.ForeignKey(
+        "agreements.BusinessAssociateAgreement", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    due_on = models.DateField(null=True, blank=True)
+    #: The day the alert became due.
+    planned_on = models.DateField()
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-planned_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["finding", "threshold", "recipient"], name="alert_one_per_finding_threshold_recipient"
+            ),
+            models.UniqueConstraint(
+                fields=["agreement", "due_on", "threshold", "recipient"],
+                condition=Q(kind=AlertKind.EXPIRY_REMINDER),
+                name="alert_one_expiry_reminder_per_date_threshold_recipient",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=SendStatus.SENT) | Q(sent_at__isnull=False), name="alert_sent_has_time"
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery=DeliveryMode.DIGEST) | Q(digest__isnull=True),
+                name="alert_only_digest_alerts_in_a_digest",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "delivery", "next_attempt_at"]),
+            models.Index(fields=["organization", "-planned_on"]),
+            models.Index(fields=["recipient", "delivery", "digest"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.threshold_label}) to {self.recipient}"
+
+    @property
+    def threshold_label(self) -> str:
+        if self.kind == AlertKind.EXPIRY_REMINDER:
+            return f"{self.threshold} day{'s' if self.threshold != 1 else ''} before"
+        if self.threshold == 0:
+            return "first alert"
+        return f"reminder {self.threshold}"
+
+
+class AlertPreference(models.Model):
+    """What one user wants to receive. Without a row: every kind, immediately."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference")
+    delivery = models.CharField(max_length=16, choices=DeliveryMode.choices, default=DeliveryMode.IMMEDIATE)
+    expiry_reminders = models.BooleanField("BAA expiry reminders", default=True)
+    missing_baa = models.BooleanField("missing or lapsed BAAs", default=True)
+    checklist_reviews = models.BooleanField("teleradiology checklist reviews due", default=True)
+    subcontractor_gaps = models.BooleanField("subcontractors without a downstream BAA", default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Alert preferences of {self.user}"
+
+    def wants(self, kind: str) -> bool:
+        return getattr(self, PREFERENCE_FIELD[kind])
+
+    @property
+    def receives_nothing(self) -> bool:
+        return not any(getattr(self, field) for field in PREFERENCE_FIELD.values())
+
+
+class DispatchRun(models.Model):
+    """One run of the dispatcher and what it did: shown on the alerts page, read by the tests to know
+    that a run has finished. A run whose worker died stays without ``finished_at``."""
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    as_of = models.DateField()
+    daily = models.BooleanField(default=True, help_text="The daily run (all reminders and digests).")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    planned = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Dispatch of {self.as_of:%Y-%m-%d} started {self.started_at:%Y-%m-%d %H:%M}"
