@@ -1,0 +1,107 @@
+// BAA Tracker: behaviour shared by every page. Loaded as a file: the content security policy allows
+// no inline script.
+//
+// Automatic logoff, 45 CFR 164.312(a)(2)(iii). The server ends the session IDLE_LOGOFF_MINUTES
+// after the last request (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST); this timer makes the
+// screen follow it, so that an unattended browser does not keep showing the organization's data.
+// The time of the last request is shared by the tabs through localStorage: a request made in one
+// tab renews the session of all of them.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var minutes = parseFloat(body.dataset.idleLogoffMinutes || "");
+  if (!(minutes > 0)) {
+    return; // signed out: nothing to time
+  }
+  var IDLE_MS = minutes * 60 * 1000;
+  var WARN_MS = Math.min(60 * 1000, IDLE_MS / 4);
+  var KEY = "baatracker.lastRequestAt";
+  var warning = document.getElementById("idle-warning");
+  var countdown = warning ? warning.querySelector("[data-idle-countdown]") : null;
+  var stay = warning ? warning.querySelector("[data-idle-stay]") : null;
+  var keepaliveUrl = body.dataset.keepaliveUrl;
+  var lastRequestAt = Date.now();
+  var signingOut = false;
+
+  function remember(at) {
+    lastRequestAt = at;
+    try {
+      window.localStorage.setItem(KEY, String(at));
+    } catch (e) {
+      // storage disabled: this tab keeps its own time
+    }
+  }
+
+  function latestRequest() {
+    var shared = 0;
+    try {
+      shared = parseInt(window.localStorage.getItem(KEY) || "0", 10) || 0;
+    } catch (e) {
+      shared = 0;
+    }
+    return Math.max(lastRequestAt, shared);
+  }
+
+  function signOut() {
+    if (signingOut) {
+      return;
+    }
+    signingOut = true;
+    // The server may have ended the session already (then the sign-out answers with a redirect to
+    // the sign-in page, which is fine): post the sign-out, then show the sign-in page with a message.
+    var form = document.getElementById(body.dataset.logoutForm || "logout-form");
+    var done = function () {
+      window.location.assign(body.dataset.idleLoginUrl || "/accounts/login/?idle=1");
+    };
+    if (form && window.fetch) {
+      fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        redirect: "manual",
+        cache: "no-store",
+      }).then(done, done);
+    } else {
+      done();
+    }
+  }
+
+  function tick() {
+    var left = latestRequest() + IDLE_MS - Date.now();
+    if (left <= 0) {
+      signOut();
+      return;
+    }
+    if (warning) {
+      if (left <= WARN_MS) {
+        if (countdown) {
+          countdown.textContent = String(Math.ceil(left / 1000));
+        }
+        warning.classList.remove("d-none");
+      } else {
+        warning.classList.add("d-none");
+      }
+    }
+  }
+
+  if (stay && keepaliveUrl) {
+    stay.addEventListener("click", function () {
+      fetch(keepaliveUrl, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (response.ok) {
+            remember(Date.now());
+            tick();
+          } else {
+            signOut();
+          }
+        })
+        .catch(function () {
+          tick();
+        });
+    });
+  }
+
+  remember(Date.now());
+  window.setInterval(tick, Math.min(1000, Math.max(250, IDLE_MS / 20)));
+})();
