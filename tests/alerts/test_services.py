@@ -1,0 +1,560 @@
+"""The alert services in the test process: planning from findings, recipients, reminders, digests,
+claims, failures and retries. Email goes to Django's in-memory outbox, or to the real loopback SMTP
+server where the test is about what a server answers. Time is passed in (``as_of``, ``now``)."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agreements.models import AgreementStatus
+from alerts.models import Alert, AlertKind, AlertPreference, DeliveryMode, Digest, DispatchRun, SendStatus
+from alerts.services import (
+    CLAIM_TIMEOUT,
+    MAX_ATTEMPTS,
+    RETRY_BASE_DELAY,
+    alert_preference_unsubscribe,
+    alert_retry,
+    alerts_dispatch,
+    alerts_plan,
+    expiry_threshold,
+    reminder_number,
+    retry_delay,
+)
+from compliance.models import Finding, FindingKind
+from organizations.models import Role
+from tests import factories as f
+from tests.alerts.conftest import make_world, run_rules
+
+pytestmark = pytest.mark.django_db
+
+LEAD_DAYS = [90, 60, 30, 14, 7, 1]
+
+
+def at_seven(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(7), tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+
+
+def dispatch(day: datetime.date, *, daily: bool = True, now: datetime.datetime | None = None):
+    return alerts_dispatch(as_of=day, now=now or at_seven(day), daily=daily)
+
+
+def first_seen_on(day: datetime.date) -> None:
+    """The rules ran on ``day`` (first_seen_at is the real time of the run; the tests set the day)."""
+    Finding.objects.update(first_seen_at=at_seven(day) - datetime.timedelta(hours=5))
+
+
+def recipients(outbox) -> list[str]:
+    return sorted(address for message in outbox for address in message.to)
+
+
+# --- Building blocks ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("days_left", "threshold"),
+    [
+        (120, None),
+        (91, None),
+        (90, 90),
+        (61, 90),
+        (60, 60),
+        (45, 60),
+        (30, 30),
+        (8, 14),
+        (7, 7),
+        (2, 7),
+        (1, 1),
+        (0, 1),
+    ],
+)
+def test_it_picks_the_nearest_lead_time(days_left, threshold):
+    assert expiry_threshold(days_left, LEAD_DAYS) == threshold
+
+
+def test_it_numbers_reminders_by_week():
+    day = f.TODAY
+    assert [reminder_number(day, day + datetime.timedelta(days=n), 7) for n in (-1, 0, 6, 7, 13, 14, 22)] == [
+        0,
+        0,
+        0,
+        1,
+        1,
+        2,
+        3,
+    ]
+
+
+def test_it_backs_off_exponentially_up_to_a_cap():
+    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [RETRY_BASE_DELAY * k for k in (1, 2, 4, 8)]
+    assert retry_delay(30) == datetime.timedelta(hours=6)
+
+
+# --- Expiry reminders -----------------------------------------------------------------------------------------
+
+
+def test_it_sends_one_expiry_reminder_per_recipient_at_each_lead_time_day_by_day():
+    world = make_world(expires_in=100)
+    expires_on = world.agreement.expires_on
+    sent_on: dict[int, list[str]] = {}
+    for offset in range(0, 101):
+        day = f.TODAY + datetime.timedelta(days=offset)
+        run_rules(world, day)
+        mail.outbox.clear()
+        dispatch(day)
+        if mail.outbox:
+            sent_on[(expires_on - day).days] = recipients(mail.outbox)
+    assert sorted(sent_on, reverse=True) == LEAD_DAYS
+    assert all(addresses == sorted(world.expiry_recipients) for addresses in sent_on.values())
+    assert Alert.objects.count() == len(LEAD_DAYS) * 3
+    assert set(Alert.objects.values_list("status", flat=True)) == {SendStatus.SENT}
+
+
+def test_it_sends_only_the_nearest_lead_time_for_a_baa_recorded_late():
+    world = make_world(expires_in=20)
+    run_rules(world, f.TODAY)
+    dispatch(f.TODAY)
+    assert set(Alert.objects.values_list("threshold", flat=True)) == {30}
+    assert len(mail.outbox) == 3 and all("in 20 days" in message.subject for message in mail.outbox)
+
+
+def test_it_reminds_before_the_notice_deadline_of_an_auto_renewing_baa():
+    world = make_world(expires_in=300)
+    world.agreement.expires_on = f.days(100)
+    world.agreement.auto_renews = True
+    world.agreement.renewal_term_months = 12
+    world.agreement.renewal_notice_days = 60
+    world.agreement.save()
+    run_rules(world, f.TODAY)  # the notice deadline is in 40 days: the 60-day reminder is due
+
+    dispatch(f.TODAY)
+
+    assert set(Alert.objects.values_list("threshold", "due_on")) == {(60, f.days(40))}
+    message = mail.outbox[0]
+    assert message.subject.startswith("[Lakeside Imaging Network] Notice deadline for the BAA with Sectra PACS")
+    assert f"in 40 days ({f.days(40):%Y-%m-%d})" in message.subject
+    assert f"renews automatically on {f.days(100):%Y-%m-%d}" in message.body
+    assert "Notice deadline: " in message.body
+
+
+def test_it_does_not_repeat_a_reminder_when_the_finding_is_reopened_for_the_same_date():
+    world = make_world(expires_in=30)
+    run_rules(world, f.TODAY)
+    dispatch(f.TODAY)
+    successor = f.agreement(world.pacs, title="Sectra BAA 2027", status=AgreementStatus.DRAFT)
+    successor.supersedes = world.agreement
+    successor.status = AgreementStatus.EXECUTED
+    successor.executed_on = successor.effective_on = f.TODAY
+    successor.save()
+    run_rules(world, f.TODAY)  # resolved: an executed successor supersedes it
+    successor.status = AgreementStatus.TERMINATED
+    successor.terminated_on = f.TODAY
+    successor.save()
+    run_rules(world, f.days(1))  # a new finding for the same agreement and expiry date
+    assert Finding.objects.filter(kind=FindingKind.BAA_EXPIRING).count() == 2
+    mail.outbox.clear()
+
+    dispatch(f.days(1))
+
+    assert mail.outbox == []
+
+
+# --- Who gets what --------------------------------------------------------------------------------------------
+
+
+def test_it_alerts_the_admins_and_officers_who_see_the_finding_and_have_an_email():
+    world = make_world(expires_in=30)
+    hospital_vendor = f.vendor(world.org, legal_name="Riverside Billing Co")
+    f.engagement(hospital_vendor, world.hospital)
+    run_rules(world, f.TODAY)
+
+    dispatch(f.TODAY)
+
+    by_finding = {
+        kind: sorted(Alert.objects.filter(finding__kind=kind).values_list("recipient__username", flat=True))
+        for kind in (FindingKind.BAA_EXPIRING, FindingKind.MISSING_BAA)
+    }
+    # The BAA covers the imaging center: the hospital's officer does not see it. The missing BAA is at the
+    # hospital: the center's officer does not see it. Never the viewer, the officer without an email, the
+    # deactivated officer or the other organization's admin.
+    assert by_finding == {
+        FindingKind.BAA_EXPIRING: ["ada", "cora", "olivia"],
+        FindingKind.MISSING_BAA: ["ada", "hal", "olivia"],
+    }
+    assert len(mail.outbox) == 6
+
+
+def test_it_follows_the_permission_gate_for_subcontractor_gaps():
+    world = make_world()
+    f.subcontractor_link(world.pacs, subcontractor=f.vendor(world.org, legal_name="Amazon Web Services"))
+    run_rules(world, f.TODAY)
+
+    dispatch(f.TODAY, daily=False)
+
+    gap = Alert.objects.filter(kind=AlertKind.SUBCONTRACTOR_GAP)
+    # Visible where the vendor is engaged (the imaging center): not to the hospital's officer.
+    assert sorted(gap.values_list("recipient__username", flat=True)) == ["ada", "cora", "olivia"]
+    subjects = {message.subject for message in mail.outbox}
+    assert (
+        "[Lakeside Imaging Network] No downstream BAA: Amazon Web Services, subcontractor of Sectra PACS Services"
+        in (subjects)
+    )
+
+
+def test_it_leaves_out_kinds_a_recipient_turned_off():
+    world = make_world(expires_in=30, missing=1)
+    AlertPreference.objects.create(user=world.officer, expiry_reminders=False)
+    run_rules(world, f.TODAY)
+
+    dispatch(f.TODAY)
+
+    kinds = set(Alert.objects.filter(recipient=world.officer).values_list("kind", flat=True))
+    assert kinds == {AlertKind.MISSING_BAA}
+
+
+def test_it_turns_everything_off_for_one_user_only():
+    world = make_world()
+    alert_preference_unsubscribe(user_id=world.officer.pk)
+    assert AlertPreference.objects.get(user=world.officer).receives_nothing
+    assert not AlertPreference.objects.filter(user=world.admin).exists()
+
+
+# --- Missing BAAs: at once, then weekly ------------------------------------------------------------------------
+
+
+def test_it_alerts_a_missing_baa_at_once_then_every_week_until_it_is_resolved():
+    world = make_world(missing=1, expires_in=400)
+    run_rules(world, f.TODAY)
+    first_seen_on(f.TODAY)
+
+    dispatch(f.TODAY, daily=False)  # the frequent run, minutes after the finding appeared
+    assert recipients(mail.outbox) == sorted(world.expiry_recipients)
+    assert all(message.subject.startswith("[Lakeside Imaging Network] Missing BAA: ") for message in mail.outbox)
+
+    sent_on = {}
+    for offset in range(1, 15):
+        day = f.days(offset)
+        run_rules(world, day)
+        mail.outbox.clear()
+        dispatch(day, daily=False)
+        assert mail.outbox == []  # reminders wait for the daily run
+        dispatch(day)
+        if mail.outbox:
+            sent_on[offset] = [message.subject for message in mail.outbox]
+    assert sorted(sent_on) == [7, 14]
+    assert all(subject.startswith("[Lakeside Imaging Network] Reminder: Missing BAA") for subject in sent_on[7])
+
+    f.agreement(world.missing_vendors[0], title="Signed at last", executed_on=f.days(15))
+    run_rules(world, f.days(15))
+    mail.outbox.clear()
+    dispatch(f.days(21))
+    assert mail.outbox == []
+    assert sorted(set(Alert.objects.values_list("threshold", flat=True))) == [0, 1, 2]
+
+
+def test_it_alerts_a_checklist_review_that_fell_due():
+    from checklists.models import ItemStatus
+    from checklists.services import checklist_item_update
+    from vendors.models import Engagement, VendorCategory
+    from vendors.services import engagement_save
+
+    world = make_world()
+    telerad = f.vendor(world.org, legal_name="NightHawk Reads", category=VendorCategory.TELERADIOLOGY)
+    f.agreement(telerad, title="NightHawk BAA", executed_on=f.days(-400))
+    engagement = engagement_save(
+        engagement=Engagement(
+            vendor=telerad,
+            facility=world.center,
+            service_description="Overnight reads",
+            status="active",
+            phi_receives=True,
+            phi_access_starts_on=f.days(-300),
+        )
+    )
+    checklist_item_update(
+        item=engagement.teleradiology_checklist.items.get(number=2),
+        status=ItemStatus.COMPLETE,
+        evidence_note="Licenses checked",
+        verified_by=world.officer,
+        verified_on=f.days(-370),
+        next_review_on=f.days(-5),
+    )
+    run_rules(world, f.TODAY)
+
+    dispatch(f.TODAY, daily=False)
+
+    subjects = [m.subject for m in mail.outbox if "checklist review" in m.subject]
+    assert len(subjects) == 3
+    assert subjects[0] == (
+        "[Lakeside Imaging Network] Teleradiology checklist review due: NightHawk Reads at Lakeside Imaging Center "
+        f"(since {f.days(-5):%Y-%m-%d})"
+    )
+
+
+# --- Exactly once ---------------------------------------------------------------------------------------------
+
+
+def test_it_sends_nothing_the_second_time():
+    world = make_world(expires_in=30, missing=2)
+    run_rules(world, f.TODAY)
+    first = dispatch(f.TODAY)
+    second = dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(minutes=1))
+    assert (first.planned, first.sent) == (9, 9)
+    assert (second.planned, second.sent, second.failed, second.skipped) == (0, 0, 0, 0)
+    assert len(mail.outbox) == 9
+    assert Counter(message.extra_headers["Message-ID"] for message in mail.outbox).most_common(1)[0][1] == 1
+
+
+def test_it_plans_each_alert_once_even_if_planned_twice():
+    world = make_world(missing=2)
+    run_rules(world, f.TODAY)
+    assert alerts_plan(as_of=f.TODAY) == 6
+    assert alerts_plan(as_of=f.TODAY) == 0
+    assert Alert.objects.count() == 6 and set(Alert.objects.values_list("status", flat=True)) == {"pending"}
+
+
+def test_it_takes_over_a_claim_only_after_the_claim_timeout():
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    alerts_plan(as_of=f.TODAY)
+    claimed_at = at_seven(f.TODAY)
+    dead = Alert.objects.filter(recipient=world.admin)
+    dead.update(status=SendStatus.SENDING, claimed_at=claimed_at, attempts=1)  # a worker died mid-send
+
+    dispatch(f.TODAY, now=claimed_at + CLAIM_TIMEOUT - datetime.timedelta(seconds=5))
+    assert recipients(mail.outbox) == ["cora@example.org", "olivia@example.org"]
+    assert dead.get().status == SendStatus.SENDING
+
+    dispatch(f.TODAY, now=claimed_at + CLAIM_TIMEOUT + datetime.timedelta(seconds=5), daily=False)
+    assert recipients(mail.outbox) == ["ada@example.org", "cora@example.org", "olivia@example.org"]
+    assert (dead.get().status, dead.get().attempts) == (SendStatus.SENT, 2)
+
+
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL: nothing after it runs, no except clause catches it."""
+
+
+def test_it_resends_with_the_same_message_id_if_killed_between_acceptance_and_recording(smtp_settings, monkeypatch):
+    """The one instant where the guarantee is at-least-once: the server has accepted the email, the row
+    is not yet marked sent. The next run sends it again, with the same Message-ID, so the copy is
+    recognisable; every other instant is exactly-once (see the worker tests)."""
+    import alerts.services
+
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    real_record_sent = alerts.services._record_sent
+
+    def killed_after_acceptance(*args, **kwargs):
+        raise WorkerKilled
+
+    monkeypatch.setattr(alerts.services, "_record_sent", killed_after_acceptance)
+    with pytest.raises(WorkerKilled):
+        dispatch(f.TODAY)
+    monkeypatch.setattr(alerts.services, "_record_sent", real_record_sent)
+    assert Alert.objects.filter(status=SendStatus.SENDING).count() == 1
+    assert len(smtp_settings.received) == 1
+
+    dispatch(f.TODAY, now=at_seven(f.TODAY) + CLAIM_TIMEOUT + datetime.timedelta(minutes=1))
+
+    counts = smtp_settings.count_by_message_id()
+    assert sorted(counts.values()) == [1, 1, 2]  # the one caught in that instant arrived twice, same Message-ID
+    assert set(Alert.objects.values_list("status", flat=True)) == {SendStatus.SENT}
+
+
+def test_it_skips_an_alert_whose_finding_was_resolved_before_it_went_out():
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    alerts_plan(as_of=f.TODAY)
+    f.agreement(world.missing_vendors[0], executed_on=f.days(-1))
+    run_rules(world, f.TODAY)
+
+    summary = dispatch(f.TODAY)
+
+    assert mail.outbox == []
+    assert (summary.sent, summary.skipped) == (0, 3)
+    assert set(Alert.objects.values_list("status", "last_error")) == {
+        (SendStatus.SKIPPED, "Not sent: the finding was resolved before the alert went out.")
+    }
+
+
+def test_it_skips_an_alert_whose_recipient_left_before_it_went_out():
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    alerts_plan(as_of=f.TODAY)
+    membership = world.officer.membership
+    membership.role = Role.VIEWER
+    membership.save()
+
+    summary = dispatch(f.TODAY)
+
+    assert (summary.sent, summary.skipped) == (2, 1)
+    assert Alert.objects.get(recipient=world.officer).status == SendStatus.SKIPPED
+
+
+# --- Digests --------------------------------------------------------------------------------------------------
+
+
+def test_it_sends_one_digest_per_recipient_per_day_grouped_by_urgency():
+    world = make_world(expires_in=30, missing=1)
+    AlertPreference.objects.create(user=world.officer, delivery=DeliveryMode.DIGEST)
+    run_rules(world, f.TODAY)
+
+    dispatch(f.TODAY, daily=False)  # the frequent run: the officer's first alert waits for the digest
+    assert "olivia@example.org" not in recipients(mail.outbox)
+    dispatch(f.TODAY)
+    dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(hours=1))
+
+    digests = [message for message in mail.outbox if message.to == ["olivia@example.org"]]
+    assert len(digests) == 1
+    digest = digests[0]
+    assert digest.subject == (
+        f"[Lakeside Imaging Network] BAA Tracker digest for {f.TODAY:%Y-%m-%d}: 2 items, 1 critical"
+    )
+    body = digest.body
+    assert body.index("== Critical (1) ==") < body.index("Unsigned AI Tool 1") < body.index("== High (1) ==")
+    assert body.index("== High (1) ==") < body.index("Sectra BAA 2024")
+    html = digest.alternatives[0][0]
+    assert html.index(">Critical (1)<") < html.index(">High (1)<")
+    assert Digest.objects.get().alerts.count() == 2
+    assert set(Alert.objects.filter(recipient=world.officer).values_list("status", flat=True)) == {SendStatus.SENT}
+
+
+def test_it_carries_alerts_that_came_after_the_days_digest_to_the_next_one():
+    world = make_world(missing=1)
+    AlertPreference.objects.create(user=world.officer, delivery=DeliveryMode.DIGEST)
+    run_rules(world, f.TODAY)
+    dispatch(f.TODAY)
+    late = f.vendor(world.org, legal_name="Late Vendor")
+    f.engagement(late, world.center)
+    run_rules(world, f.TODAY)
+    dispatch(f.TODAY, daily=False, now=at_seven(f.TODAY) + datetime.timedelta(hours=5))
+    dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(hours=6))  # the day's digest is gone
+    assert Digest.objects.count() == 1
+
+    dispatch(f.days(1))
+
+    digests = [message for message in mail.outbox if message.to == ["olivia@example.org"]]
+    assert len(digests) == 2 and "Late Vendor" in digests[1].body and "Unsigned AI Tool 1" not in digests[1].body
+    assert Digest.objects.get(day=f.days(1)).alerts.get().finding.vendor == late
+
+
+# --- Failures, with the real SMTP server ----------------------------------------------------------------------
+
+
+def test_it_marks_a_permanently_refused_address_and_does_not_retry_it(smtp_settings):
+    world = make_world(missing=1)
+    smtp_settings.handler.refuse.add(world.officer.email)
+    run_rules(world, f.TODAY)
+
+    summary = dispatch(f.TODAY)
+
+    refused = Alert.objects.get(recipient=world.officer)
+    assert refused.status == SendStatus.REFUSED and refused.next_attempt_at is None
+    assert "550" in refused.last_error and "User unknown" in refused.last_error
+    assert (summary.sent, summary.failed) == (2, 1)
+    assert len(smtp_settings.received) == 2
+    dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(days=1), daily=False)
+    assert Alert.objects.get(recipient=world.officer).attempts == 1
+
+
+def test_it_retries_with_backoff_while_the_server_is_down_then_gives_up(smtp_settings):
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    smtp_settings.stop()
+    now = at_seven(f.TODAY)
+    alert = Alert.objects.filter(recipient=world.admin)
+
+    dispatch(f.TODAY, now=now)
+    first = alert.get()
+    assert first.status == SendStatus.RETRYING and "Connection refused" in first.last_error
+    waits = []
+    for _ in range(MAX_ATTEMPTS - 1):
+        current = alert.get()
+        waits.append(current.next_attempt_at - now)
+        now = current.next_attempt_at
+        dispatch(f.TODAY, now=now, daily=False)
+    # (each wait also holds the milliseconds the attempt itself took)
+    assert [round(wait / RETRY_BASE_DELAY) for wait in waits[:4]] == [1, 2, 4, 8]
+    final = alert.get()
+    assert final.status == SendStatus.FAILED and final.attempts == MAX_ATTEMPTS
+    assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts.")
+
+    smtp_settings.start()
+    retried = alert_retry(alert=final, now=now)
+    assert (retried.status, retried.attempts) == (SendStatus.RETRYING, 0)
+    dispatch(f.TODAY, now=now, daily=False)
+    assert alert.get().status == SendStatus.SENT
+    assert len(smtp_settings.to(world.admin.email)) == 1
+
+
+def test_it_gives_a_failed_digest_s_outcome_to_its_alerts(smtp_settings):
+    world = make_world(expires_in=30, missing=1)
+    AlertPreference.objects.create(user=world.officer, delivery=DeliveryMode.DIGEST)
+    smtp_settings.handler.refuse.add(world.officer.email)
+    run_rules(world, f.TODAY)
+
+    dispatch(f.TODAY)
+
+    assert Digest.objects.get().status == SendStatus.REFUSED
+    assert set(Alert.objects.filter(recipient=world.officer).values_list("status", flat=True)) == {SendStatus.REFUSED}
+
+
+# --- Bounded queries ------------------------------------------------------------------------------------------
+
+
+def _queries(callable_) -> int:
+    with CaptureQueriesContext(connection) as context:
+        callable_()
+    return len(context.captured_queries)
+
+
+def test_it_plans_with_a_number_of_queries_that_does_not_grow_with_the_findings():
+    def plan_for(missing: int, suffix: str) -> int:
+        world = make_world(missing=missing, expires_in=30, suffix=suffix)
+        f.user(world.org, role=Role.COMPLIANCE_OFFICER, facilities=[world.center, world.hospital])
+        run_rules(world, f.TODAY)
+        return _queries(lambda: alerts_plan(as_of=f.TODAY, organization_id=world.org.pk))
+
+    assert plan_for(1, "-a") == plan_for(8, "-b")
+    assert Alert.objects.count() == 4 * 2 + 4 * 9
+
+
+def test_it_sends_with_a_fixed_number_of_queries_per_email():
+    def run_for(missing: int, suffix: str) -> tuple[int, int]:
+        world = make_world(missing=missing, suffix=suffix)
+        run_rules(world, f.TODAY)
+        alerts_plan(as_of=f.TODAY, organization_id=world.org.pk)
+        count = _queries(lambda: alerts_dispatch(as_of=f.TODAY, now=at_seven(f.TODAY), organization_id=world.org.pk))
+        return count, Alert.objects.filter(organization=world.org, status=SendStatus.SENT).count()
+
+    small_queries, small_sent = run_for(1, "-a")
+    big_queries, big_sent = run_for(5, "-b")
+    assert (small_sent, big_sent) == (3, 15)
+    # Claiming and recording: two statements per email; everything else is fixed.
+    assert big_queries - small_queries == 2 * (big_sent - small_sent)
+    assert DispatchRun.objects.filter(finished_at__isnull=False).count() == 2
+
+
+def test_it_forgets_idle_frequent_runs_after_a_month():
+    from django.utils import timezone
+
+    long_ago = timezone.now() - datetime.timedelta(days=31)
+    idle = DispatchRun.objects.create(as_of=f.TODAY, daily=False, started_at=long_ago, finished_at=long_ago)
+    busy = DispatchRun.objects.create(as_of=f.TODAY, daily=False, started_at=long_ago, finished_at=long_ago, sent=2)
+    recent = DispatchRun.objects.create(
+        as_of=f.TODAY, daily=False, started_at=timezone.now(), finished_at=timezone.now()
+    )
+
+    dispatch(f.TODAY, daily=False)
+    assert DispatchRun.objects.filter(pk=idle.pk).exists()  # only the daily run tidies up
+    dispatch(f.TODAY)
+
+    assert not DispatchRun.objects.filter(pk=idle.pk).exists()
+    assert DispatchRun.objects.filter(pk__in=[busy.pk, recent.pk]).count() == 2

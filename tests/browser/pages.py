@@ -1,0 +1,36 @@
+"""The main pages of the app, on the demo organization: for the accessibility and validity checks."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from agreements.models import BusinessAssociateAgreement
+from compliance.models import Finding
+from compliance.services import run_compliance
+from organizations import demo
+from vendors.models import Vendor
+
+
+def seed() -> demo.SeedResult:
+    result = demo.seed_demo()
+    run_compliance(organization_id=result.organization.pk)
+    return result
+
+
+def main_pages(organization) -> dict[str, str]:
+    """Name -> URL of the pages every release must keep accessible and valid."""
+    vendor = Vendor.objects.filter(organization=organization, engagements__isnull=False).order_by("pk").first()
+    agreement = BusinessAssociateAgreement.objects.filter(organization=organization).order_by("pk").first()
+    finding = Finding.objects.filter(organization=organization, resolved_at=None).order_by("pk").first()
+    return {
+        "dashboard": reverse("compliance:dashboard"),
+        "findings": reverse("compliance:finding_list"),
+        "finding": reverse("compliance:finding_detail", args=[finding.pk]),
+        "coverage": reverse("compliance:coverage"),
+        "vendors": reverse("vendors:list"),
+        "vendor": reverse("vendors:detail", args=[vendor.pk]),
+        "agreements": reverse("agreements:list"),
+        "agreement": reverse("agreements:detail", args=[agreement.pk]),
+        "members": reverse("organizations:members"),
+        "activity": reverse("organizations:activity"),
+    }

@@ -1,0 +1,83 @@
+"""Fixtures for every test: real Redis, real PostgreSQL (when DATABASE_URL says so) and a real Celery worker.
+
+A server that is not there fails the tests that need it, with a message saying what to start; nothing
+is skipped. ``bash scripts/test.sh`` starts both servers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection, connections
+
+from tests.support.celery_worker import CeleryWorker, app_sending_to, start_worker, worker_database_url
+from tests.support.services import database_server_ready, redis_ready, redis_url_from_environment
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings) -> None:
+    """Before pytest-django creates the test databases: is their server there at all?"""
+    for alias in connections:
+        database_server_ready(connections[alias].settings_dict)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """REDIS_URL (default redis://127.0.0.1:6379/15), answering and emptied for this session."""
+    url = redis_url_from_environment()
+    redis_ready(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def celery_queue() -> str:
+    """This session's own queue, so test sessions sharing a Redis never take each other's tasks."""
+    return f"baatracker-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def celery_worker_factory(
+    transactional_db, redis_url, celery_queue, tmp_path, monkeypatch
+) -> Iterator[Callable[..., CeleryWorker]]:
+    """Starts real Celery workers on this session's queue; each one is stopped after the test.
+
+    Data must be committed for a worker to see it, hence ``transactional_db``. While the test runs, the
+    test process sends its tasks (``.delay()``) through the same Redis to the same queue. Queued tasks
+    left over from an earlier test are purged first. ``extra_env`` sets variables for the worker only,
+    e.g. ``{"CELERY_VISIBILITY_TIMEOUT": "10"}``.
+    """
+    from baatracker.celery import app
+
+    # The CELERY_BROKER_URL variable, if set, beats app.conf in Celery: keep the test process on Redis too.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_url)
+    workers: list[CeleryWorker] = []
+    with app_sending_to(app, redis_url, celery_queue):
+        app.control.purge()
+
+        def start(*, extra_env: dict[str, str] | None = None, timeout: float = 60) -> CeleryWorker:
+            number = len(workers) + 1
+            worker = start_worker(
+                broker_url=redis_url,
+                queue=celery_queue,
+                database_url=worker_database_url(connection.settings_dict),
+                hostname=f"{celery_queue}-{number}@localhost",
+                log_path=tmp_path / f"celery-worker-{number}.log",
+                extra_env=extra_env,
+            )
+            workers.append(worker)
+            worker.wait_ready(app, timeout=timeout)
+            return worker
+
+        try:
+            yield start
+        finally:
+            for worker in workers:
+                worker.stop()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_factory) -> CeleryWorker:
+    """One real Celery worker (``--pool=solo``), ready; see ``celery_worker_factory``."""
+    return celery_worker_factory()
