@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "compliance",
     "alerts",
     "reports",
+    "scale",
 ]
 
 MIDDLEWARE = [
