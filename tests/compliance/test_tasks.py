@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
+from django.utils import timezone
 
 from agreements.models import AgreementStatus
 from baatracker.celery import app
@@ -90,3 +91,21 @@ def test_a_rolled_back_save_schedules_nothing(django_capture_on_commit_callbacks
             raise RuntimeError("the save failed")
 
     assert callbacks == []
+
+
+def test_it_leaves_agreement_statuses_alone_for_a_day_after_today():
+    """A run for a future day (a preview) evaluates the rules for that day, but statuses follow the
+    calendar: an agreement still in force today stays executed."""
+    org = f.organization()
+    vendor = f.vendor(org)
+    f.engagement(vendor, f.facility(org))
+    today = timezone.localdate()
+    agreement = f.agreement(
+        vendor, effective_on=today - relativedelta(years=1), expires_on=today + relativedelta(days=5)
+    )
+
+    run_compliance_checks(organization_id=org.pk, as_of=(today + relativedelta(days=30)).isoformat())
+
+    agreement.refresh_from_db()
+    assert agreement.status == AgreementStatus.EXECUTED
+    assert Finding.objects.filter(agreement=agreement, kind=FindingKind.BAA_LAPSED, resolved_at__isnull=True).exists()

@@ -15,7 +15,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from compliance.models import Finding, FindingKind, Severity
-from compliance.services import run_compliance
 from compliance.tasks import run_compliance_checks
 from organizations.models import Organization
 
@@ -64,15 +63,9 @@ class Command(BaseCommand):
             org = Organization.objects.filter(pk=organization).first()
             if org is None:
                 raise CommandError(f"There is no organization with id {organization}.")
-        today = timezone.localdate()
-        if as_of is not None and as_of > today:
-            # The nightly job also rolls agreement statuses forward to its day; for a future day that
-            # would mark agreements expired that are still in force today, so only the rules run.
-            summary = run_compliance(organization_id=organization, as_of=as_of).as_dict()
-        else:
-            summary = run_compliance_checks(
-                organization_id=organization, as_of=as_of.isoformat() if as_of is not None else None
-            )
+        summary = run_compliance_checks(
+            organization_id=organization, as_of=as_of.isoformat() if as_of is not None else None
+        )
         counts = open_findings_by_kind(organization_id=organization)
         if as_json:
             self._print_json(summary, counts, organization)
