@@ -23,6 +23,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings) -> None:
         database_server_ready(connections[alias].settings_dict)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_root_exists() -> None:
+    """WhiteNoise warns at every middleware set-up when STATIC_ROOT is missing; tests never run
+    collectstatic (the live server serves static files from the finders), so an empty one will do."""
+    from django.conf import settings
+
+    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """REDIS_URL (default redis://127.0.0.1:6379/15), answering and emptied for this session."""
