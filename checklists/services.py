@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,22 +18,25 @@ from checklists.models import (
 from vendors.models import Engagement
 
 
+def checklist_items_for(checklist: TeleradiologyChecklist, *, skip: Collection[int] = ()) -> list[ChecklistItem]:
+    """The checklist's items, unsaved, but for the numbers in ``skip``: item 1 computed, the others not started."""
+    return [
+        ChecklistItem(
+            checklist=checklist,
+            number=number,
+            status=ItemStatus.COMPUTED if number == COMPUTED_ITEM_NUMBER else ItemStatus.NOT_STARTED,
+        )
+        for number in range(1, len(TELERADIOLOGY_ITEMS) + 1)
+        if number not in skip
+    ]
+
+
 @transaction.atomic
 def checklist_ensure(*, engagement: Engagement) -> TeleradiologyChecklist:
     """The engagement's teleradiology checklist with its 7 items, created if missing (idempotent)."""
     checklist, _ = TeleradiologyChecklist.objects.get_or_create(engagement=engagement)
     existing = set(checklist.items.values_list("number", flat=True))
-    ChecklistItem.objects.bulk_create(
-        [
-            ChecklistItem(
-                checklist=checklist,
-                number=number,
-                status=ItemStatus.COMPUTED if number == COMPUTED_ITEM_NUMBER else ItemStatus.NOT_STARTED,
-            )
-            for number in range(1, len(TELERADIOLOGY_ITEMS) + 1)
-            if number not in existing
-        ]
-    )
+    ChecklistItem.objects.bulk_create(checklist_items_for(checklist, skip=existing))
     return checklist
 
 

@@ -8,11 +8,14 @@ import io
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
-from checklists.models import TeleradiologyChecklist
+from checklists.models import ChecklistItem, ItemStatus, TeleradiologyChecklist
 from organizations.models import Role
 from tests import factories as f
 from vendors import importing
@@ -201,7 +204,11 @@ def test_it_previews_and_then_saves_every_row(world, django_capture_on_commit_ca
     assert aidoc.engagements.get(facility__name="Naperville Imaging").phi_access_starts_on == datetime.date(2026, 3, 15)
     reads = Engagement.objects.get(vendor__legal_name="Night Reads LLC")
     assert reads.phi_verbs == ["creates", "receives"] and reads.status == "active"
-    assert TeleradiologyChecklist.objects.filter(engagement=reads).exists()  # through engagement_save
+    checklist = TeleradiologyChecklist.objects.get(engagement=reads)  # as engagement_save would add it
+    assert [(item.number, item.status) for item in checklist.items.order_by("number")] == [
+        (1, ItemStatus.COMPUTED),
+        *[(number, ItemStatus.NOT_STARTED) for number in range(2, 8)],
+    ]
     assert Vendor.objects.get(legal_name="Comcast Business").is_conduit
     assert world.existing.engagements.count() == 2
     assert _counts()[:2] == (before[0] + 3, before[1] + 4)
@@ -241,6 +248,139 @@ def test_it_commits_nothing_when_one_row_of_many_fails(world):
     assert not result.ok and not result.committed
     assert result.bad_rows == [22]
     assert _counts() == before
+
+
+def test_it_checks_the_rules_of_the_model_and_the_services_on_every_row(world):
+    limited = f.user(world.org, facilities=[world.lakeside])
+    naperville = world.org.facilities.get(name="Naperville Imaging")
+    f.engagement(f.vendor(world.org, legal_name="Unseen Co"), naperville)  # not visible to ``limited``
+    rows = [
+        # row 2: the database constraint engagement_ends_after_phi_start
+        dict(GOOD_ROWS[0], legal_name="Ends Early", phi_access_starts_on="2026-03-01", ends_on="2026-02-01"),
+        # row 3: the model's email and URL validators
+        {"legal_name": "Bad Links", "category": "pacs", "contact_email": "nope", "website": "ftp//x"},
+        # row 4: the organization already has a vendor of this name, one the user cannot see
+        {"legal_name": "Unseen Co", "category": "pacs"},
+        # row 5 marks the vendor a conduit; row 6 gives it PHI access
+        {"legal_name": "Wire Co", "category": "other", "is_conduit": "yes"},
+        dict(GOOD_ROWS[0], legal_name="wire co", category="other"),
+        # row 7: ends on the day PHI access starts, which is fine
+        dict(GOOD_ROWS[0], legal_name="Same Day", phi_access_starts_on="2026-03-01", ends_on="2026-03-01"),
+    ]
+    sheet = importing.read_inventory(io.BytesIO(csv_bytes(rows)), name="x.csv")
+    result = importing.import_inventory(sheet=sheet, user=limited, membership=limited.membership, commit=True)
+    assert [(e.row, e.column, e.message[:45]) for e in result.errors] == [
+        (2, "", "The engagement cannot end before PHI access s"),
+        (3, "contact_email", "Enter a valid email address."),
+        (3, "website", "Enter a valid URL."),
+        (4, "legal_name", "Vendor with this Organization and Legal name "),
+        (6, "is_conduit", "Wire Co is marked as a mere conduit, which by"),
+    ]
+    assert [outcome.row for outcome in result.rows] == [5, 7]
+    assert not result.committed and not Vendor.objects.filter(legal_name="Same Day").exists()
+
+
+@pytest.mark.parametrize(
+    ("starts_on", "ends_on"),
+    [
+        (None, None),
+        (None, f.days(0)),
+        (f.days(0), None),
+        (f.days(0), f.days(0)),
+        (f.days(0), f.days(1)),
+        (f.days(1), f.days(0)),
+    ],
+)
+def test_it_checks_the_end_date_as_the_database_constraint_does(world, starts_on, ends_on):
+    constraint = importing._ENDS_AFTER_PHI_START
+    engagement = Engagement(
+        vendor=world.existing, facility=world.lakeside, phi_access_starts_on=starts_on, ends_on=ends_on
+    )
+    try:
+        constraint.validate(Engagement, engagement)  # asks the database
+    except ValidationError:
+        violated = True
+    else:
+        violated = False
+    assert importing._ends_before_phi_access(engagement) is violated
+
+
+def test_it_records_every_record_it_creates_in_the_change_history(world):
+    sheet = importing.read_inventory(io.BytesIO(csv_bytes(GOOD_ROWS)), name="x.csv")
+    result = importing.import_inventory(
+        sheet=sheet, user=world.officer, membership=world.officer.membership, commit=True
+    )
+    assert result.committed
+    reads = Engagement.objects.get(vendor__legal_name="Night Reads LLC")
+    created = {
+        Vendor: Vendor.objects.filter(legal_name__in=["Aidoc", "Night Reads LLC", "Comcast Business"]),
+        Engagement: Engagement.objects.exclude(service_description="PACS"),
+        TeleradiologyChecklist: TeleradiologyChecklist.objects.filter(engagement=reads),
+        ChecklistItem: ChecklistItem.objects.filter(checklist__engagement=reads),
+    }
+    for model, objects in created.items():
+        records = model.history.filter(id__in=objects.values("id"))
+        assert len(records) == len(objects) > 0, model
+        assert {(r.history_type, r.history_user, r.history_change_reason) for r in records} == {
+            ("+", world.officer, importing.CHANGE_REASON)
+        }, model
+    assert [r.history_type for r in world.existing.history.all()] == ["+"]  # the vendor already listed: unchanged
+
+
+def _inventory_rows(count: int, prefix: str) -> list[dict]:
+    """``count`` rows, two per vendor, a fifth of the vendors teleradiology (with checklists), and
+    new engagements for the vendor already in the inventory."""
+    categories = ["teleradiology", "pacs", "ris", "billing", "other"]
+    rows = []
+    for n in range(count):
+        vendor = n // 2
+        name = "Sectra" if vendor % 5 == 1 else f"{prefix} {vendor}"
+        category = "pacs" if name == "Sectra" else categories[vendor % 5]
+        facility = ["Lakeside MRI", "Naperville Imaging"][n % 2]
+        rows.append(
+            dict(
+                GOOD_ROWS[0], legal_name=name, category=category, facility=facility, service_description=f"{prefix} {n}"
+            )
+        )
+    return rows
+
+
+def _queries(world, rows: list[dict], *, commit: bool) -> int:
+    sheet = importing.read_inventory(io.BytesIO(csv_bytes(rows)), name="x.csv")
+    user = type(world.officer).objects.get(pk=world.officer.pk)  # nothing cached from an earlier import
+    membership = user.membership
+    with CaptureQueriesContext(connection) as queries:
+        result = importing.import_inventory(sheet=sheet, user=user, membership=membership, commit=commit)
+    assert result.ok and result.committed is commit, result.errors
+    return len(queries)
+
+
+def test_it_takes_as_many_queries_for_30_rows_as_for_10(world):
+    # Fewer rows than SQLite's bulk insert batch (999 parameters: 55 historical engagements).
+    small, large = _inventory_rows(10, "Small"), _inventory_rows(30, "Large")
+    assert _queries(world, small, commit=False) == _queries(world, large, commit=False)
+    assert _queries(world, small, commit=True) == _queries(world, large, commit=True)
+    assert TeleradiologyChecklist.objects.filter(engagement__service_description__startswith="Large").count() == 6
+
+
+def test_it_checks_again_when_the_inventory_changes_while_it_saves(world, monkeypatch):
+    write = importing._Importer.write
+    attempts = []
+
+    def write_once_conflicting(importer):
+        attempts.append(importer)
+        if len(attempts) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        write(importer)
+
+    monkeypatch.setattr(importing._Importer, "write", write_once_conflicting)
+    before = _counts()
+    sheet = importing.read_inventory(io.BytesIO(csv_bytes(GOOD_ROWS)), name="x.csv")
+    result = importing.import_inventory(
+        sheet=sheet, user=world.officer, membership=world.officer.membership, commit=True
+    )
+    assert len(attempts) == 2 and result.committed
+    assert _counts()[:2] == (before[0] + 3, before[1] + 4)
 
 
 def test_it_refuses_a_facility_the_user_may_not_change(client):
