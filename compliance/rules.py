@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 
@@ -45,6 +45,9 @@ class RuleContext:
     as_of: datetime.date
     horizon_days: int
     organization_id: int | None = None
+    #: What several rules of one run share (rules 1 and 2 read the same uncovered engagements), so that
+    #: it is queried once per run. A new context per run: nothing is kept from one run to the next.
+    shared: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def horizon_end(self) -> datetime.date:
@@ -177,9 +180,25 @@ _ENGAGEMENT_FIELDS = (
 )
 
 
-def _phi_engagements_without_baa(ctx: RuleContext) -> QuerySet[Engagement]:
-    queryset = engagements_with_phi_access(ctx.as_of).filter(~Exists(covering(agreements_in_force(ctx.as_of))))
-    return _scoped(queryset, ctx, "facility__organization")
+def _phi_engagements_without_baa(ctx: RuleContext) -> list[dict]:
+    """Engagements with PHI access today that no BAA in force covers (rules 1 and 2), each with
+    ``lapsed_agreement_id``: the latest signed agreement that covered it before, if any.
+
+    One query, made once per run and shared by both rules: which of the two applies depends only on
+    whether an agreement used to cover the engagement.
+    """
+    if "uncovered" not in ctx.shared:
+        used_to_cover = covering(agreements_signed().filter(effective_on__lte=ctx.as_of))
+        latest = used_to_cover.order_by("-effective_on", "-pk").values("pk")[:1]
+        queryset = (
+            engagements_with_phi_access(ctx.as_of)
+            .filter(~Exists(covering(agreements_in_force(ctx.as_of))))
+            .annotate(lapsed_agreement_id=Subquery(latest))
+        )
+        ctx.shared["uncovered"] = list(
+            _scoped(queryset, ctx, "facility__organization").values(*_ENGAGEMENT_FIELDS, "lapsed_agreement_id")
+        )
+    return ctx.shared["uncovered"]
 
 
 def missing_baa(ctx: RuleContext) -> Iterable[Detection]:
@@ -188,9 +207,9 @@ def missing_baa(ctx: RuleContext) -> Iterable[Detection]:
     45 CFR 164.502(e) and 164.504(e): a covered entity may disclose PHI to a business associate
     only under a written contract (the BAA), executed before any PHI access.
     """
-    used_to_cover = covering(agreements_signed().filter(effective_on__lte=ctx.as_of))
-    rows = _phi_engagements_without_baa(ctx).filter(~Exists(used_to_cover)).values(*_ENGAGEMENT_FIELDS)
-    for row in rows:
+    for row in _phi_engagements_without_baa(ctx):
+        if row["lapsed_agreement_id"] is not None:
+            continue  # rule 2's case
         yield Detection(
             kind=FindingKind.MISSING_BAA,
             severity=Severity.CRITICAL,
@@ -212,32 +231,16 @@ def baa_lapsed(ctx: RuleContext) -> Iterable[Detection]:
     Reported instead of rule 1 when an agreement used to cover the engagement: the fix is a
     renewal, and the lapse date matters for the breach analysis (45 CFR 164.502(e)).
     """
-    signed_before = covering(agreements_signed().filter(effective_on__lte=ctx.as_of))
-    latest = signed_before.order_by("-effective_on", "-pk")
-    rows = (
-        _phi_engagements_without_baa(ctx)
-        .filter(Exists(signed_before))
-        .annotate(
-            lapsed_agreement_id=Subquery(latest.values("pk")[:1]),
-            lapsed_agreement_title=Subquery(latest.values("title")[:1]),
-            lapsed_agreement_status=Subquery(latest.values("status")[:1]),
-            lapsed_expires_on=Subquery(latest.values("expires_on")[:1]),
-            lapsed_terminated_on=Subquery(latest.values("terminated_on")[:1]),
-        )
-        .values(
-            *_ENGAGEMENT_FIELDS,
-            "lapsed_agreement_id",
-            "lapsed_agreement_title",
-            "lapsed_agreement_status",
-            "lapsed_expires_on",
-            "lapsed_terminated_on",
-        )
+    rows = [row for row in _phi_engagements_without_baa(ctx) if row["lapsed_agreement_id"] is not None]
+    lapsed = BusinessAssociateAgreement.objects.only("title", "status", "expires_on", "terminated_on").in_bulk(
+        {row["lapsed_agreement_id"] for row in rows}
     )
     for row in rows:
-        if row["lapsed_agreement_status"] == AgreementStatus.TERMINATED:
-            how = f"was terminated on {row['lapsed_terminated_on']:%Y-%m-%d}"
-        elif row["lapsed_expires_on"] is not None:
-            how = f"expired on {row['lapsed_expires_on']:%Y-%m-%d}"
+        agreement = lapsed[row["lapsed_agreement_id"]]
+        if agreement.status == AgreementStatus.TERMINATED:
+            how = f"was terminated on {agreement.terminated_on:%Y-%m-%d}"
+        elif agreement.expires_on is not None:
+            how = f"expired on {agreement.expires_on:%Y-%m-%d}"
         else:
             how = "is no longer in force"
         yield Detection(
@@ -247,10 +250,10 @@ def baa_lapsed(ctx: RuleContext) -> Iterable[Detection]:
             vendor_id=row["vendor_id"],
             facility_id=row["facility_id"],
             engagement_id=row["pk"],
-            agreement_id=row["lapsed_agreement_id"],
+            agreement_id=agreement.pk,
             explanation=(
                 f"{row['vendor__legal_name']} still has PHI access at {row['facility__name']}, but its BAA "
-                f"\u201c{row['lapsed_agreement_title']}\u201d {how}: without a BAA in force every disclosure is "
+                f"\u201c{agreement.title}\u201d {how}: without a BAA in force every disclosure is "
                 "impermissible under 45 CFR 164.502(e)."
             ),
         )
