@@ -24,8 +24,9 @@ TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/baatr
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/15}"
 
 # Chromium and its driver for the browser tests (Playwright's own Node.js needs libatomic), poppler and
-# qpdf to read the PDF reports, Java for the Nu HTML Checker (vnu-jar). The servers come below.
-apt_ensure "${RUNTIME_PACKAGES[@]}" chromium chromium-driver libatomic1 poppler-utils qpdf default-jre-headless=java
+# qpdf to read the PDF reports, Java for the Nu HTML Checker (vnu-jar), wrk for the load test of
+# scale/loadtest.py. The servers come below.
+apt_ensure "${RUNTIME_PACKAGES[@]}" chromium chromium-driver libatomic1 poppler-utils qpdf default-jre-headless=java wrk
 venv_ensure requirements-dev.txt
 node_modules_ensure
 
@@ -53,6 +54,22 @@ for database in $TEST_DATABASES; do
     summaries+=("$database: $(grep -v '^\s*$' "$output" | tail -n 1) (exit $status)")
     [ "$status" -eq 0 ] || failed=1
 done
+
+# The benchmark at small size, so that it cannot rot (it asserts nothing about time; the tests check what
+# must hold): a fresh database beside the test database, seeded by the benchmark itself. Only on a full
+# run (no pytest arguments).
+if [[ " $TEST_DATABASES " == *" postgres "* ]] && [ "$#" -eq 0 ]; then
+    bench_url="${TEST_POSTGRES_URL%%\?*}_bench"
+    log "Benchmark at small size ($bench_url)"
+    status=0
+    {
+        DATABASE_URL="$bench_url" "$VENV/bin/python" scripts/recreate_database.py &&
+            DATABASE_URL="$bench_url" "$VENV/bin/python" manage.py migrate --noinput -v 0 &&
+            DATABASE_URL="$bench_url" "$VENV/bin/python" manage.py bench --size small --json var/bench-small.json
+    } </dev/null 2>&1 | tee var/bench-small.log || status=$?
+    summaries+=("benchmark (small): var/bench-small.json (exit $status)")
+    [ "$status" -eq 0 ] || failed=1
+fi
 
 log "Summary"
 printf '  %s\n' "${summaries[@]}"
