@@ -189,15 +189,17 @@ def ensure_dataset(size: str, *, as_of: datetime.date, log: Callable[[str], None
         )
     expected = seeding.SIZES[size]
     existing = seeding.scale_organizations().count()
+    facilities = Facility.objects.filter(organization__in=seeding.scale_organizations()).count()
     if existing == 0:
         log(f"Seeding the {size} scale dataset (seed_scale --size {size})")
         start = time.perf_counter()
         seeding.seed(size, as_of=as_of)
         log(f"  seeded in {time.perf_counter() - start:.1f} s")
-    elif existing != expected.organizations:
+    elif (existing, facilities) != (expected.organizations, expected.facilities):
         raise CommandError(
-            f"This database holds a scale dataset of {existing} organizations, not the {size} size "
-            f"({expected.organizations}): run `seed_scale --size {size} --replace` or use another database."
+            f"This database holds a scale dataset of {existing} organizations and {facilities} facilities, not "
+            f"the {size} size ({expected.organizations} and {expected.facilities}): run "
+            f"`seed_scale --size {size} --replace` or use another database."
         )
     organizations = seeding.scale_organizations()
     return {
