@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
@@ -228,6 +229,9 @@ def expirations_by_month(user, as_of: datetime.date, months: int = EXPIRY_CHART_
 
 # --- Coverage matrix -------------------------------------------------------------------------------
 
+#: Vendors (columns) per page of the coverage matrix: wide enough to scan, small enough to render fast.
+COVERAGE_VENDORS_PER_PAGE = 25
+
 
 class CellState:
     COVERED = "covered"
@@ -258,6 +262,8 @@ class CoverageRow:
 
 @dataclass
 class CoverageMatrix:
+    """Facilities (rows) by vendors (columns): the vendors asked for, often one page of them."""
+
     as_of: datetime.date
     vendors: list[Vendor]
     rows: list[CoverageRow]
@@ -273,20 +279,69 @@ class CoverageMatrix:
         )
 
 
-def coverage_matrix(user, as_of: datetime.date, *, gaps_only: bool = False) -> CoverageMatrix:
-    """Visible facilities x visible vendors with PHI access, each cell covered or not, in three queries.
+@dataclass(frozen=True)
+class CoverageSummary:
+    """The whole organization (as far as the user sees it), whatever page of the matrix is shown."""
+
+    vendors_with_phi: int
+    vendors_with_gaps: int
+
+
+def _covering_in_force(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgreement]:
+    """Agreements in force the user sees that cover the outer engagement's vendor at its facility."""
+    return covering(agreements_in_force(as_of).restrict(user, Action.VIEW))
+
+
+def coverage_summary(user, as_of: datetime.date) -> CoverageSummary:
+    """How many visible vendors have PHI access, and how many of them a gap somewhere: one query."""
+    phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
+    counts = phi_engagements.aggregate(
+        vendors=Count("vendor", distinct=True),
+        gaps=Count("vendor", distinct=True, filter=~Q(Exists(_covering_in_force(user, as_of)))),
+    )
+    return CoverageSummary(vendors_with_phi=counts["vendors"], vendors_with_gaps=counts["gaps"])
+
+
+def coverage_vendors(user, as_of: datetime.date, *, gaps_only: bool = False, search: str = "") -> QuerySet[Vendor]:
+    """The matrix's columns, by name: visible vendors with PHI access (with a gap somewhere if ``gaps_only``).
+
+    Set-based, so that a page of them is one query whatever the size of the inventory: a vendor has
+    a gap when one of its PHI engagements has no agreement in force covering it (the cells' rule).
+    """
+    phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
+    if gaps_only:
+        phi_engagements = phi_engagements.filter(~Exists(_covering_in_force(user, as_of)))
+    vendors = Vendor.objects.restrict(user, Action.VIEW).filter(pk__in=phi_engagements.values("vendor"))
+    if search:
+        vendors = vendors.filter(legal_name__icontains=search)
+    return vendors.order_by("legal_name", "pk")
+
+
+def coverage_matrix(
+    user, as_of: datetime.date, *, gaps_only: bool = False, vendors: Iterable[Vendor] | None = None
+) -> CoverageMatrix:
+    """Visible facilities x ``vendors`` (all visible vendors with PHI access when None), in two queries
+    (three when it lists the vendors itself).
 
     A cell is covered when an executed BAA in force covers the vendor at the facility (the rules'
     ``covering(agreements_in_force(...))``); it links to that agreement (the one that runs longest).
+    Only the given vendors' cells are computed, so a page of vendors costs the same at any scale.
+
+    The rows are the visible active facilities and those where a vendor has PHI access; with
+    ``gaps_only``, the vendors default to those with a gap somewhere, and only the facilities with a
+    gap among the given vendors remain.
     """
-    in_force = covering(agreements_in_force(as_of).restrict(user, Action.VIEW))
+    if vendors is None:
+        vendors = coverage_vendors(user, as_of, gaps_only=gaps_only)
+    vendors = list(vendors)
+    in_force = _covering_in_force(user, as_of)
     longest = in_force.order_by(
         Case(When(expires_on__isnull=True, then=Value(0)), default=Value(1)), "-expires_on", "-pk"
     )
     horizon_end = as_of + datetime.timedelta(days=settings.EXPIRY_HORIZON_DAYS)
+    phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
     pairs = (
-        engagements_with_phi_access(as_of)
-        .restrict(user, Action.VIEW)
+        phi_engagements.filter(vendor__in=[vendor.pk for vendor in vendors])
         .annotate(
             agreement_id=Subquery(longest.values("pk")[:1]),
             agreement_expires_on=Subquery(longest.values("expires_on")[:1]),
@@ -310,12 +365,12 @@ def coverage_matrix(user, as_of: datetime.date, *, gaps_only: bool = False) -> C
             cell.agreement_id = row["agreement_id"]
             cell.expires_on = expires_on
             cell.state = CellState.EXPIRING if expires_on and expires_on <= horizon_end else CellState.COVERED
-    vendor_ids = {vendor_id for _, vendor_id in by_pair}
-    facility_ids = {facility_id for facility_id, _ in by_pair}
-    vendors = list(Vendor.objects.restrict(user, Action.VIEW).filter(pk__in=vendor_ids).order_by("legal_name"))
-    facilities = Facility.objects.restrict(user, Action.VIEW).filter(Q(active=True) | Q(pk__in=facility_ids))
+    # The same rows on every page: an inactive facility stays while any vendor has PHI access there.
+    facilities = Facility.objects.restrict(user, Action.VIEW).filter(
+        Q(active=True) | Q(pk__in=phi_engagements.values("facility"))
+    )
     rows = []
-    for facility in facilities.order_by("name"):
+    for facility in facilities.order_by("name", "pk"):
         cells = []
         for vendor in vendors:
             cell = by_pair.get((facility.pk, vendor.pk)) or CoverageCell(facility=None, vendor_id=vendor.pk)
@@ -324,12 +379,6 @@ def coverage_matrix(user, as_of: datetime.date, *, gaps_only: bool = False) -> C
         row = CoverageRow(facility=facility, cells=cells)
         if not gaps_only or row.gaps:
             rows.append(row)
-    if gaps_only:
-        gap_vendors = {cell.vendor_id for row in rows for cell in row.cells if cell.state == CellState.MISSING}
-        keep = [index for index, vendor in enumerate(vendors) if vendor.pk in gap_vendors]
-        vendors = [vendors[index] for index in keep]
-        for row in rows:
-            row.cells = [row.cells[index] for index in keep]
     return CoverageMatrix(as_of=as_of, vendors=vendors, rows=rows)
 
 

@@ -23,6 +23,8 @@ from organizations.querysets import Action
 from organizations.services import access_log_record
 
 FINDINGS_PER_PAGE = 25
+#: A vendor name is at most 200 characters; a longer search cannot match.
+COVERAGE_SEARCH_MAX_LENGTH = 200
 FINDING_ALERTS_TEMPLATE = "alerts/_finding_alerts.html"
 
 
@@ -40,12 +42,29 @@ def dashboard(request):
 @require_GET
 @action_required(Action.VIEW)
 def coverage(request):
+    """One page of vendors (columns) at a time: a health system has too many for one table.
+
+    ``gaps=1`` keeps the vendors with a gap somewhere before paginating, so page 1 shows the first
+    of them, and then hides the facilities with no gap among that page's vendors; ``q`` filters the
+    vendors by name. The summary counts the whole organization, whatever the page.
+    """
+    as_of = timezone.localdate()
     gaps_only = request.GET.get("gaps") == "1"
-    matrix = selectors.coverage_matrix(request.user, timezone.localdate(), gaps_only=gaps_only)
+    search = request.GET.get("q", "").strip()[:COVERAGE_SEARCH_MAX_LENGTH]
+    vendors = selectors.coverage_vendors(request.user, as_of, gaps_only=gaps_only, search=search)
+    page = Paginator(vendors, selectors.COVERAGE_VENDORS_PER_PAGE).get_page(request.GET.get("page"))
+    matrix = selectors.coverage_matrix(request.user, as_of, gaps_only=gaps_only, vendors=page.object_list)
     return render(
         request,
         "compliance/coverage.html",
-        {"matrix": matrix, "gaps_only": gaps_only, "can_change": can(request, Action.CHANGE)},
+        {
+            "matrix": matrix,
+            "page": page,
+            "summary": selectors.coverage_summary(request.user, as_of),
+            "gaps_only": gaps_only,
+            "search": search,
+            "can_change": can(request, Action.CHANGE),
+        },
     )
 
 
