@@ -49,6 +49,13 @@ class BaaStatus(models.TextChoices):
 
 BAA_STATUS_RANK = {BaaStatus.MISSING: 0, BaaStatus.EXPIRING: 1, BaaStatus.COVERED: 2, BaaStatus.NO_PHI: 3}
 
+#: The conditions of each status, most urgent first (the first that holds wins); covered otherwise.
+_STATUS_WHEN = (
+    (Q(baa_missing=True), BaaStatus.MISSING),
+    (Q(has_phi=False), BaaStatus.NO_PHI),
+    (Q(baa_expiring=True), BaaStatus.EXPIRING),
+)
+
 #: Findings that mean "PHI flows without a BAA in force" (rules 1 and 2).
 MISSING_KINDS = (FindingKind.MISSING_BAA, FindingKind.BAA_LAPSED)
 
@@ -61,7 +68,14 @@ def _count_of(queryset: QuerySet, group_by: str) -> Coalesce:
     )
 
 
-def vendors_with_status(user, as_of: datetime.date, action: str = Action.VIEW) -> QuerySet[Vendor]:
+def _vendor_in(queryset: QuerySet) -> ExpressionWrapper:
+    """True for the vendors of the rows of ``queryset`` (whose ``vendor`` is never null)."""
+    return ExpressionWrapper(Q(pk__in=queryset.values("vendor")), output_field=BooleanField())
+
+
+def vendors_with_status(
+    user, as_of: datetime.date, action: str = Action.VIEW, *, vendor_ids: Sequence[int] | None = None
+) -> QuerySet[Vendor]:
     """Visible vendors annotated with ``baa_status`` (a BaaStatus), ``has_phi``, ``phi_planned``,
     ``open_finding_count``, ``facility_count`` and ``visible_engagements`` (prefetched).
 
@@ -74,32 +88,57 @@ def vendors_with_status(user, as_of: datetime.date, action: str = Action.VIEW) -
     * no PHI: no visible engagement in which the vendor touches PHI today (160.103's four verbs);
     * expiring: an open BAA-expiring finding (rule 3, which knows auto-renewal notice dates);
     * covered: anything else.
+
+    ``vendor_ids`` (a page of the list, or one vendor) narrows the vendors and every subquery to
+    them: PostgreSQL may compute a correlated EXISTS once for the whole set (a hashed subplan), and
+    the set is then the page's engagements rather than the organization's. Sorting and filtering the
+    whole list need only the expressions they use: the list pages its primary keys first (see
+    vendors.views.KeysFirstPaginator), then annotates that page with ``vendor_ids``.
     """
+    vendors = Vendor.objects.restrict(user, action)
     visible_engagements = Engagement.objects.restrict(user, Action.VIEW)
-    phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW).filter(vendor=OuterRef("pk"))
-    uncovered = phi_engagements.filter(~Exists(covering(agreements_in_force(as_of))))
-    open_findings = Finding.objects.restrict(user, Action.VIEW).open().filter(vendor=OuterRef("pk"))
-    planned_phi = visible_engagements.filter(phi_access_q(), vendor=OuterRef("pk"), status=EngagementStatus.PLANNED)
+    phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
+    open_findings = Finding.objects.restrict(user, Action.VIEW).open()
+    if vendor_ids is not None:
+        vendors = vendors.filter(pk__in=vendor_ids)
+        visible_engagements = visible_engagements.filter(vendor__in=vendor_ids)
+        phi_engagements = phi_engagements.filter(vendor__in=vendor_ids)
+        open_findings = open_findings.filter(vendor__in=vendor_ids)
+    # Only the organization's agreements can cover its engagements (agreements.services checks the
+    # vendor's organization), and one covering a visible facility is visible: restricting them
+    # changes no answer, and lets PostgreSQL use the (organization, vendor, status) index.
+    in_force = agreements_in_force(as_of).restrict(user, Action.VIEW)
+    uncovered = phi_engagements.filter(~Exists(covering(in_force)))
+    planned_phi = visible_engagements.filter(phi_access_q(), status=EngagementStatus.PLANNED)
+    correlated_findings = open_findings.filter(vendor=OuterRef("pk"))
     return (
-        Vendor.objects.restrict(user, action)
-        .annotate(
-            has_phi=Exists(phi_engagements),
-            phi_planned=Exists(planned_phi),
+        vendors.annotate(
+            # Each "vendor has one" is a set of vendor ids computed once per query (``pk IN (...)``,
+            # a hashed subplan), not a subquery per vendor: sorting and filtering by status read
+            # every visible vendor.
+            has_phi=_vendor_in(phi_engagements),
+            phi_planned=_vendor_in(planned_phi),
             baa_missing=ExpressionWrapper(
-                Q(Exists(open_findings.filter(kind__in=MISSING_KINDS))) | Q(Exists(uncovered)),
+                Q(pk__in=open_findings.filter(kind__in=MISSING_KINDS).values("vendor"))
+                | Q(pk__in=uncovered.values("vendor")),
                 output_field=BooleanField(),
             ),
-            baa_expiring=Exists(open_findings.filter(kind=FindingKind.BAA_EXPIRING)),
+            baa_expiring=_vendor_in(open_findings.filter(kind=FindingKind.BAA_EXPIRING)),
         )
         .annotate(
             baa_status=Case(
-                When(baa_missing=True, then=Value(BaaStatus.MISSING.value)),
-                When(has_phi=False, then=Value(BaaStatus.NO_PHI.value)),
-                When(baa_expiring=True, then=Value(BaaStatus.EXPIRING.value)),
+                *[When(condition, then=Value(status.value)) for condition, status in _STATUS_WHEN],
                 default=Value(BaaStatus.COVERED.value),
                 output_field=models.CharField(),
             ),
-            open_finding_count=_count_of(open_findings, "vendor"),
+            # Ranked from the same conditions rather than from baa_status: a Case over baa_status
+            # would repeat its whole SQL once per status (and the uncovered-PHI subquery with it).
+            status_rank=Case(
+                *[When(condition, then=Value(BAA_STATUS_RANK[status])) for condition, status in _STATUS_WHEN],
+                default=Value(BAA_STATUS_RANK[BaaStatus.COVERED]),
+                output_field=IntegerField(),
+            ),
+            open_finding_count=_count_of(correlated_findings, "vendor"),
             facility_count=Coalesce(
                 Subquery(
                     visible_engagements.filter(vendor=OuterRef("pk"))
@@ -112,12 +151,6 @@ def vendors_with_status(user, as_of: datetime.date, action: str = Action.VIEW) -
                 output_field=IntegerField(),
             ),
         )
-        .annotate(
-            status_rank=Case(
-                *[When(baa_status=status.value, then=Value(rank)) for status, rank in BAA_STATUS_RANK.items()],
-                output_field=IntegerField(),
-            )
-        )
         .prefetch_related(
             Prefetch(
                 "engagements",
@@ -126,6 +159,15 @@ def vendors_with_status(user, as_of: datetime.date, action: str = Action.VIEW) -
             )
         )
     )
+
+
+def vendors_in_order(user, as_of: datetime.date, vendor_ids: Sequence[int]) -> list[Vendor]:
+    """These vendors with their status (``vendors_with_status``), in the order of ``vendor_ids``.
+
+    One query for the vendors plus one prefetch, whatever the size of the inventory; a vendor no
+    longer visible (deleted meanwhile) is left out."""
+    rows = {vendor.pk: vendor for vendor in vendors_with_status(user, as_of, vendor_ids=vendor_ids).order_by()}
+    return [rows[pk] for pk in vendor_ids if pk in rows]
 
 
 def vendor_engagements(user, vendor: Vendor) -> QuerySet[Engagement]:

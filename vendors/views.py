@@ -36,16 +36,43 @@ PER_PAGE = 25
 IMPORT_SESSION_KEY = "vendor_import_tokens"
 
 
-def _filtered(request) -> VendorFilter:
-    vendors = selectors.vendors_with_status(request.user, timezone.localdate())
+class KeysFirstPaginator(Paginator):
+    """Pages a heavily annotated queryset in two steps: the page's ordered primary keys first, with
+    only what the filters and the ordering need, then ``load(keys)`` for the rows of the page only.
+
+    PostgreSQL computes a row's SELECT list before it sorts and skips rows (ORDER BY ... OFFSET), so
+    one query would compute the status, counts and subqueries of every vendor of the organization
+    to show 25 of them.
+    """
+
+    def __init__(self, object_list, per_page, *, load, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.load = load
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(self.load(keys), number, self)
+
+
+def _filtered(request, today=None) -> VendorFilter:
+    vendors = selectors.vendors_with_status(request.user, today or timezone.localdate())
     return VendorFilter(request.GET or None, queryset=vendors, request=request)
 
 
 @require_GET
 @action_required(Action.VIEW)
 def vendor_list(request):
-    vendor_filter = _filtered(request)
-    page = Paginator(vendor_filter.qs, PER_PAGE).get_page(request.GET.get("page"))
+    today = timezone.localdate()  # one day for the page's keys and for its rows
+    vendor_filter = _filtered(request, today)
+    paginator = KeysFirstPaginator(
+        vendor_filter.qs, PER_PAGE, load=lambda keys: selectors.vendors_in_order(request.user, today, keys)
+    )
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "vendors/list.html",
@@ -57,7 +84,7 @@ def vendor_list(request):
 @action_required(Action.VIEW)
 def vendor_detail(request, pk: int):
     vendor = get_restricted_object_or_404(
-        selectors.vendors_with_status(request.user, timezone.localdate()), request, pk=pk
+        selectors.vendors_with_status(request.user, timezone.localdate(), vendor_ids=[pk]), request, pk=pk
     )
     engagements = list(selectors.vendor_engagements(request.user, vendor))
     return render(
