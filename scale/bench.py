@@ -363,7 +363,7 @@ def smtp_sink():
         controller.stop()
 
 
-def bench_alerts(organization: Organization, as_of: datetime.date, count: int, runs: int, log) -> Result:
+def bench_alerts(as_of: datetime.date, count: int, runs: int, log) -> Result:
     """Dispatch ``count`` due alerts to a local SMTP sink; the floor sends the same messages with smtplib.
 
     Everything happens in a transaction rolled back at the end, each run in a savepoint rolled back
@@ -371,8 +371,9 @@ def bench_alerts(organization: Organization, as_of: datetime.date, count: int, r
     """
     now = timezone.now()
     with smtp_sink() as (sink, port), rolled_back():
-        alerts_plan(as_of=as_of, organization_id=organization.pk, first_alerts_only=True)
-        alerts = Alert.objects.filter(organization=organization)
+        # Every organization's first alerts (one organization alone has fewer than 10,000 at large).
+        alerts_plan(as_of=as_of, first_alerts_only=True)
+        alerts = Alert.objects.all()
         planned = alerts.count()
         keep = list(alerts.order_by("pk").values_list("pk", flat=True)[:count])
         alerts.exclude(pk__in=keep).update(status=SendStatus.SKIPPED)
@@ -392,7 +393,7 @@ def bench_alerts(organization: Organization, as_of: datetime.date, count: int, r
 
         def dispatch():
             with override_settings(**email), transaction.atomic():
-                summary = alerts_dispatch(as_of=as_of, now=now, organization_id=organization.pk, daily=False)
+                summary = alerts_dispatch(as_of=as_of, now=now, daily=False)
                 transaction.set_rollback(True)
             if summary.sent != len(keep):
                 raise CommandError(f"Alert dispatch sent {summary.sent} of {len(keep)} alerts: {summary.as_dict()}")
@@ -415,7 +416,7 @@ def bench_alerts(organization: Organization, as_of: datetime.date, count: int, r
             floor_send,
             runs=runs,
             target="<= 2x floor",
-            notes=f"immediate delivery, one email per alert; {planned} alerts were due in the organization",
+            notes=f"immediate delivery, one email per alert; {len(keep)} of the {planned} first alerts due",
         )
 
 
@@ -573,7 +574,7 @@ def run(
     if "pages" in sections:
         report.results.extend(bench_pages(organization, user, runs["page"], log))
     if "alerts" in sections:
-        report.results.append(bench_alerts(organization, as_of, bench_size.alerts, runs["alerts"], log))
+        report.results.append(bench_alerts(as_of, bench_size.alerts, runs["alerts"], log))
     if "pdf" in sections:
         report.results.append(bench_pdf(organization, user, as_of, runs["pdf"], log))
     if "import" in sections:
