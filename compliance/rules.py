@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 
@@ -45,9 +45,10 @@ class RuleContext:
     as_of: datetime.date
     horizon_days: int
     organization_id: int | None = None
-    #: What several rules of one run share (rules 1 and 2 read the same uncovered engagements), so that
-    #: it is queried once per run. A new context per run: nothing is kept from one run to the next.
-    shared: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    #: What the rules of one detect_all run share (rules 1 and 2 read the same uncovered engagements),
+    #: so that it is queried once per run. detect_all gives each run a fresh one; None (a rule called
+    #: on its own) shares nothing, so a context kept by a caller never serves stale rows.
+    shared: dict | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def horizon_end(self) -> datetime.date:
@@ -187,7 +188,8 @@ def _phi_engagements_without_baa(ctx: RuleContext) -> list[dict]:
     One query, made once per run and shared by both rules: which of the two applies depends only on
     whether an agreement used to cover the engagement.
     """
-    if "uncovered" not in ctx.shared:
+    shared = ctx.shared if ctx.shared is not None else {}
+    if "uncovered" not in shared:
         used_to_cover = covering(agreements_signed().filter(effective_on__lte=ctx.as_of))
         latest = used_to_cover.order_by("-effective_on", "-pk").values("pk")[:1]
         queryset = (
@@ -195,10 +197,10 @@ def _phi_engagements_without_baa(ctx: RuleContext) -> list[dict]:
             .filter(~Exists(covering(agreements_in_force(ctx.as_of))))
             .annotate(lapsed_agreement_id=Subquery(latest))
         )
-        ctx.shared["uncovered"] = list(
+        shared["uncovered"] = list(
             _scoped(queryset, ctx, "facility__organization").values(*_ENGAGEMENT_FIELDS, "lapsed_agreement_id")
         )
-    return ctx.shared["uncovered"]
+    return shared["uncovered"]
 
 
 def missing_baa(ctx: RuleContext) -> Iterable[Detection]:
@@ -566,8 +568,9 @@ RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
 
 
 def detect_all(ctx: RuleContext) -> list[Detection]:
-    """Every problem the rules detect: one query per rule, whatever the size of the data."""
-    return [detection for rule in RULES for detection in rule.detect(ctx)]
+    """Every problem the rules detect: at most one query per rule, whatever the size of the data."""
+    run = replace(ctx, shared={})
+    return [detection for rule in RULES for detection in rule.detect(run)]
 
 
 def with_item_one_computed(engagements: QuerySet[Engagement], as_of: datetime.date) -> QuerySet[Engagement]:

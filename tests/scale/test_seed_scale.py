@@ -211,17 +211,19 @@ def test_the_users_sign_in_with_the_scale_password():
     assert not Membership.objects.filter(role=Role.AUDITOR, access_expires_on__lt=AS_OF).exists()
 
 
-def test_the_rules_run_the_same_queries_whatever_the_size():
+def test_the_rules_run_the_same_queries_whatever_the_size(monkeypatch):
     ctx = RuleContext(as_of=AS_OF, horizon_days=90)
-    with CaptureQueriesContext(connection) as empty:
-        detect_all(ctx)
+    monkeypatch.setitem(seeding.SIZES, "double", dataclasses.replace(TINY, vendors=200, engagements=800))
     seeding.seed("tiny", as_of=AS_OF)
+    with CaptureQueriesContext(connection) as tiny:
+        tiny_detections = detect_all(ctx)
+    seeding.seed("double", as_of=AS_OF, replace=True)
 
-    with CaptureQueriesContext(connection) as seeded:
-        detections = detect_all(ctx)
+    with CaptureQueriesContext(connection) as double:
+        double_detections = detect_all(ctx)
 
-    assert len(seeded) == len(empty)
-    assert len(detections) > 50
+    assert len(double) == len(tiny)
+    assert len(double_detections) > len(tiny_detections) > 50
 
 
 def test_the_command_seeds_and_checks(monkeypatch):
