@@ -241,6 +241,7 @@ def machine() -> dict:
     except (ValueError, OSError):
         pass
     return {
+        "debug": settings.DEBUG,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": memory_gib,
@@ -555,6 +556,16 @@ def run(
 ) -> Report:
     runs = {**RUNS, **(runs or {})}
     as_of = as_of or timezone.localdate()
+    if "pages" in sections and not settings.DEBUG:
+        from django.contrib.staticfiles.storage import staticfiles_storage
+
+        try:
+            staticfiles_storage.url("vendor/bootstrap/css/bootstrap.min.css")
+        except ValueError as exc:
+            raise CommandError(
+                "Production settings (DEBUG=false) serve hashed static files: run "
+                "`manage.py collectstatic --noinput` first."
+            ) from exc
     dataset = ensure_dataset(size, as_of=as_of, log=log)
     organization = seeding.scale_organizations().order_by("name").first()
     user = bench_user(organization)
@@ -610,7 +621,8 @@ def format_markdown(report: Report) -> str:
     lines = [
         f"Size **{report.size}** ({', '.join(f'{n:,} {what}' for what, n in report.dataset.items())}), "
         f"run {report.started_at} on {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
-        f"PostgreSQL {m['postgresql']}, Python {m['python']}, Django {m['django']}.",
+        f"PostgreSQL {m['postgresql']}, Python {m['python']}, Django {m['django']}, "
+        f"{'DEBUG=true (development settings)' if m.get('debug') else 'DEBUG=false (production settings)'}.",
         "",
         "| hot path | median | floor | floor median | ratio | target | queries | peak Python memory |",
         "|---|---:|---|---:|---:|---|---:|---:|",
