@@ -129,8 +129,11 @@ class Dashboard:
         return round(100 * self.vendors_covered / self.vendors_with_phi)
 
 
-def _covered_q(as_of: datetime.date) -> Q:
-    return Q(Exists(covering(agreements_in_force(as_of))))
+def _covered_q(user, as_of: datetime.date) -> Q:
+    """Covered by an executed BAA in force. Through the permission gate like everything else: an
+    agreement covering a facility the user sees is visible to the user, and the gate narrows the
+    agreements to the organization's, which lets PostgreSQL use the (organization, vendor, status) index."""
+    return Q(Exists(covering(agreements_in_force(as_of).restrict(user, Action.VIEW))))
 
 
 def dashboard(user, as_of: datetime.date) -> Dashboard:
@@ -138,7 +141,8 @@ def dashboard(user, as_of: datetime.date) -> Dashboard:
     phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
     # A vendor is covered when every one of its PHI engagements (that the user sees) is covered.
     vendors_with_phi = phi_engagements.aggregate(n=Count("vendor", distinct=True))["n"]
-    vendors_with_gaps = phi_engagements.filter(~_covered_q(as_of)).aggregate(n=Count("vendor", distinct=True))["n"]
+    uncovered = phi_engagements.filter(~_covered_q(user, as_of))
+    vendors_with_gaps = uncovered.aggregate(n=Count("vendor", distinct=True))["n"]
 
     open_findings = Finding.objects.restrict(user, Action.VIEW).open()
     by_severity = dict(open_findings.values_list("severity").annotate(n=Count("pk")).order_by())
@@ -167,7 +171,7 @@ def facility_compliance(user, as_of: datetime.date) -> list[FacilityCompliance]:
         for row in engagements_with_phi_access(as_of)
         .restrict(user, Action.VIEW)
         .annotate(
-            is_covered=Case(When(_covered_q(as_of), then=Value(1)), default=Value(0), output_field=IntegerField())
+            is_covered=Case(When(_covered_q(user, as_of), then=Value(1)), default=Value(0), output_field=IntegerField())
         )
         .values("facility_id")
         .annotate(total=Count("pk"), covered=Count("pk", filter=Q(is_covered=1)))
