@@ -18,6 +18,10 @@ from organizations.mixins import action_required, can, get_restricted_object_or_
 from organizations.querysets import Action
 
 PER_PAGE = 50
+#: Rows shown per section of a facility page; the section links to the whole filtered list. A large
+#: facility has a thousand engagements, and an agreement covering all facilities is listed at each
+#: one: uncapped, the page grew to several MB (docs/benchmarks.md).
+DETAIL_ROWS = 50
 
 
 @require_GET
@@ -44,14 +48,21 @@ def facility_list(request):
 @action_required(Action.VIEW)
 def facility_detail(request, pk: int):
     facility = get_restricted_object_or_404(Facility, request, pk=pk)
+    engagements = selectors.facility_engagements(request.user, facility)
+    agreements = agreements_covering_facility(request.user, facility, timezone.localdate())
+    findings = selectors.facility_open_findings(request.user, facility)
     return render(
         request,
         "facilities/detail.html",
         {
             "facility": facility,
-            "engagements": selectors.facility_engagements(request.user, facility),
-            "agreements": agreements_covering_facility(request.user, facility, timezone.localdate()),
-            "findings": selectors.facility_open_findings(request.user, facility),
+            "engagements": engagements[:DETAIL_ROWS],
+            "engagement_count": engagements.count(),
+            "agreements": agreements[:DETAIL_ROWS],
+            "agreement_count": agreements.count(),
+            "findings": findings[:DETAIL_ROWS],
+            "finding_count": findings.count(),
+            "detail_rows": DETAIL_ROWS,
             "can_change": can(request, Action.CHANGE),
         },
     )

@@ -173,3 +173,26 @@ def test_it_lets_only_members_who_see_every_facility_add_one(client, matrix_worl
     assert Facility.objects.filter(organization=matrix_world.org, state="OH").count() == 2  # admin and officer
     login_as(client, matrix_world, "limited_officer")
     assert reverse("facilities:create") not in client.get(reverse("facilities:list")).content.decode()
+
+
+def test_it_caps_each_section_of_a_large_facility_and_links_to_the_whole_list(
+    admin_client, django_assert_max_num_queries
+):
+    from facilities.views import DETAIL_ROWS
+
+    site = f.facility(admin_client.org, name="Flagship")
+    f.engagement(f.vendor(admin_client.org, legal_name="Vendor 000"), site)
+    with CaptureQueriesContext(connection) as few:
+        admin_client.get(reverse("facilities:detail", args=[site.pk]))
+    for n in range(1, DETAIL_ROWS + 5):
+        f.engagement(f.vendor(admin_client.org, legal_name=f"Vendor {n:03d}"), site, phi_receives=True)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = admin_client.get(reverse("facilities:detail", args=[site.pk]))
+
+    html = response.content.decode()
+    assert len(response.context["engagements"]) == DETAIL_ROWS
+    assert response.context["engagement_count"] == DETAIL_ROWS + 5
+    assert f"The first {DETAIL_ROWS} of {DETAIL_ROWS + 5} engagements" in html
+    assert f"{reverse('vendors:list')}?facility={site.pk}" in html
+    assert "Vendor 049" in html and "Vendor 050" not in html
