@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import connection
 
 from compliance.rules import RuleContext, detect_all
 from scale import floor
@@ -17,10 +16,7 @@ from tests import factories as f
 from tests.compliance.test_rules import CASES
 from tests.factories import TODAY, days
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the floor is PostgreSQL SQL"),
-]
+pytestmark = [pytest.mark.django_db, pytest.mark.postgresql_only]
 
 HORIZON = 90
 
