@@ -45,7 +45,7 @@ from alerts.services import alerts_dispatch, alerts_plan
 from compliance.rules import RuleContext, detect_all
 from compliance.services import run_compliance
 from facilities.models import Facility
-from organizations.models import Membership, Organization, Role
+from organizations.models import Membership, Organization
 from reports.pdf import build_pdf, html_to_pdf, render_report_html
 from reports.selectors import report_data
 from scale import floor, seeding
@@ -210,19 +210,6 @@ def ensure_dataset(size: str, *, as_of: datetime.date, log: Callable[[str], None
         "agreements": organizations.aggregate(n=Count("agreements"))["n"],
         "users": Membership.objects.filter(organization__in=organizations).count(),
     }
-
-
-def bench_user(organization: Organization):
-    """The organization's first administrator: sees every facility, so pages show the whole organization."""
-    membership = (
-        Membership.objects.filter(organization=organization, role=Role.ADMIN)
-        .select_related("user")
-        .order_by("user__username")
-        .first()
-    )
-    if membership is None:
-        raise CommandError(f"{organization} has no administrator to browse as.")
-    return membership.user
 
 
 def machine() -> dict:
@@ -422,7 +409,7 @@ def bench_alerts(as_of: datetime.date, count: int, runs: int, log) -> Result:
 
 
 def bench_pdf(organization: Organization, user, as_of: datetime.date, runs: int, log) -> Result:
-    facility = Facility.objects.get(organization=organization, name=seeding.FLAGSHIP_FACILITY_NAME)
+    facility = seeding.flagship_facility()
     engagements = facility.engagements.count()
     log(f"PDF report: {facility.name} ({engagements} engagements)")
 
@@ -568,7 +555,7 @@ def run(
             ) from exc
     dataset = ensure_dataset(size, as_of=as_of, log=log)
     organization = seeding.scale_organizations().order_by("name").first()
-    user = bench_user(organization)
+    user = seeding.scale_admin(organization)  # sees every facility: pages show the whole organization
     report = Report(
         size=size,
         started_at=timezone.now().isoformat(timespec="seconds"),
