@@ -93,7 +93,7 @@ def vendors_with_status(
     them: PostgreSQL may compute a correlated EXISTS once for the whole set (a hashed subplan), and
     the set is then the page's engagements rather than the organization's. Sorting and filtering the
     whole list need only the expressions they use: the list pages its primary keys first (see
-    vendors.views.KeysFirstPaginator), then annotates that page with ``vendor_ids``.
+    vendors.views.vendor_list), then annotates that page with ``vendor_ids``.
     """
     vendors = Vendor.objects.restrict(user, action)
     visible_engagements = Engagement.objects.restrict(user, Action.VIEW)

@@ -36,29 +36,6 @@ PER_PAGE = 25
 IMPORT_SESSION_KEY = "vendor_import_tokens"
 
 
-class KeysFirstPaginator(Paginator):
-    """Pages a heavily annotated queryset in two steps: the page's ordered primary keys first, with
-    only what the filters and the ordering need, then ``load(keys)`` for the rows of the page only.
-
-    PostgreSQL computes a row's SELECT list before it sorts and skips rows (ORDER BY ... OFFSET), so
-    one query would compute the status, counts and subqueries of every vendor of the organization
-    to show 25 of them.
-    """
-
-    def __init__(self, object_list, per_page, *, load, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
-        self.load = load
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(self.load(keys), number, self)
-
-
 def _filtered(request, today=None) -> VendorFilter:
     vendors = selectors.vendors_with_status(request.user, today or timezone.localdate())
     return VendorFilter(request.GET or None, queryset=vendors, request=request)
@@ -69,10 +46,11 @@ def _filtered(request, today=None) -> VendorFilter:
 def vendor_list(request):
     today = timezone.localdate()  # one day for the page's keys and for its rows
     vendor_filter = _filtered(request, today)
-    paginator = KeysFirstPaginator(
-        vendor_filter.qs, PER_PAGE, load=lambda keys: selectors.vendors_in_order(request.user, today, keys)
-    )
-    page = paginator.get_page(request.GET.get("page"))
+    # Two steps: the page's ordered keys (only what the filters and the sort need), then the status,
+    # counts and subqueries for those 25 vendors. In one query PostgreSQL would compute them for every
+    # vendor of the organization before skipping to the page (ORDER BY ... OFFSET).
+    page = Paginator(vendor_filter.qs.values_list("pk", flat=True), PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = selectors.vendors_in_order(request.user, today, list(page.object_list))
     return render(
         request,
         "vendors/list.html",
