@@ -182,6 +182,13 @@ def renewal_date(expires_on: datetime.date, *, term_months: int | None, as_of: d
     return expires_on + relativedelta(months=terms * term_months)
 
 
+def renewal_notice_deadline(renews_on: datetime.date, *, notice_days: int | None) -> datetime.date:
+    """The last day to give notice of non-renewal of an auto-renewing agreement that renews on
+    ``renews_on`` (its term's notice period before it). Shared by the rules engine (rule 3) and the
+    calendar feeds, so that both show the same deadline."""
+    return renews_on - datetime.timedelta(days=notice_days or 0)
+
+
 def agreements_apply_lapse(*, organization_id: int | None = None, as_of: datetime.date | None = None) -> dict[str, int]:
     """Bring statuses up to date with the calendar, nightly.
 

@@ -70,6 +70,63 @@ INSTALLED_APPS = [
     "scale",
 ]
 
+# --- REST API and calendar feeds (issue #14, "api"): apps, DRF and drf-spectacular -------------------
+INSTALLED_APPS += [
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served by the app itself: no CDN
+    "api",
+    "calendars",
+]
+REST_FRAMEWORK = {
+    # A personal API token (Authorization: Bearer ...), or the browser's session (the docs page).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # The one permission gate: api.base.RestrictedViewSet restricts every queryset.
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.GatePermission"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.base.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BAA Tracker API",
+    "DESCRIPTION": "Vendors, engagements, business associate agreements, findings, checklists and audit "
+    "reports of your organization, within your role and facilities. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.permissions.GatePermission"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "EngagementStatusEnum": "vendors.models.EngagementStatus",
+        "AgreementStatusEnum": "agreements.models.AgreementStatus",
+        "AgreementCreateStatusEnum": "api.serializers.AGREEMENT_CREATE_STATUS_CHOICES",
+        "ChecklistItemStatusEnum": "checklists.models.ItemStatus",
+        "ChecklistItemManualStatusEnum": "api.serializers.ITEM_MANUAL_STATUS_CHOICES",
+        "ReportStatusEnum": "reports.models.ReportStatus",
+        "FacilityKindEnum": "facilities.models.FacilityKind",
+        "DocumentKindEnum": "agreements.models.DocumentKind",
+        "FindingKindEnum": "compliance.models.FindingKind",
+    },
+}
+# --- end of the REST API block ------------------------------------------------------------------------
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -19,3 +19,9 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("reports/", include("reports.urls")),
 ]
+
+# --- REST API and calendar feeds (issue #14, "api") ---------------------------------------------------
+urlpatterns += [
+    path("api/", include("api.urls")),
+    path("calendar/", include("calendars.urls")),
+]
