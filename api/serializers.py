@@ -159,6 +159,8 @@ class AgreementSerializer(ApiModelSerializer):
         Facility,
         many=True,
         required=False,
+        # Read from the prefetched facilities the user may see (api.views.AgreementViewSet).
+        source="visible_covered_facilities",
         help_text="Facilities covered when covers_all_facilities is false; only those you may see are listed.",
     )
     status = serializers.ChoiceField(
@@ -201,7 +203,6 @@ class AgreementSerializer(ApiModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["status"] = instance.status  # any status on the way out, not only the creatable ones
-        data["covered_facilities"] = [f.pk for f in getattr(instance, "visible_covered_facilities", [])]
         return data
 
 

@@ -87,7 +87,10 @@ class WriteThroughForms:
     def write(self, request, instance, *, partial: bool):
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        changes = {k: v for k, v in serializer.validated_data.items() if k in self.form_fields}
+        values = dict(serializer.validated_data)
+        if "visible_covered_facilities" in values:  # the serializer reads the visible ones, writes the field
+            values["covered_facilities"] = values.pop("visible_covered_facilities")
+        changes = {k: v for k, v in values.items() if k in self.form_fields}
         data = form_data(self.current_values(instance) if partial or instance is not None else {}, changes)
         form = valid_form(self.form_for(request, instance, data))
         with transaction.atomic():
