@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 
 import django_filters
+from django import forms
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Prefetch
 from django.forms.models import model_to_dict
@@ -119,6 +120,17 @@ class FormUpdate(WriteThroughForms):
         return self.write(request, self.get_object(), partial=True)
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A record's id: a whole number within the database's range (anything else is a 400, not a crash)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
 class ListRetrieve(mixins.ListModelMixin, mixins.RetrieveModelMixin, RestrictedViewSet):
     lookup_value_regex = r"[0-9]+"
 
@@ -177,8 +189,8 @@ class VendorViewSet(FormCreate, FormUpdate, ListRetrieve):
 
 
 class EngagementFilter(django_filters.FilterSet):
-    vendor = django_filters.NumberFilter(field_name="vendor_id")
-    facility = django_filters.NumberFilter(field_name="facility_id")
+    vendor = IdFilter(field_name="vendor_id")
+    facility = IdFilter(field_name="facility_id")
     status = django_filters.ChoiceFilter(choices=EngagementStatus.choices)
 
 
@@ -210,7 +222,7 @@ class EngagementViewSet(FormCreate, FormUpdate, ListRetrieve):
 
 
 class AgreementFilter(django_filters.FilterSet):
-    vendor = django_filters.NumberFilter(field_name="vendor_id")
+    vendor = IdFilter(field_name="vendor_id")
     status = django_filters.ChoiceFilter(choices=BusinessAssociateAgreement._meta.get_field("status").choices)
     archived = django_filters.BooleanFilter(field_name="archived_at", lookup_expr="isnull", exclude=True)
     expires_before = django_filters.DateFilter(field_name="expires_on", lookup_expr="lt")
@@ -301,7 +313,7 @@ class AgreementViewSet(FormCreate, FormUpdate, ListRetrieve):
 
 
 class DocumentFilter(django_filters.FilterSet):
-    agreement = django_filters.NumberFilter(field_name="agreement_id")
+    agreement = IdFilter(field_name="agreement_id")
 
 
 @extend_schema_view(
@@ -365,9 +377,9 @@ class FindingFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=FindingKind.choices)
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     open = django_filters.BooleanFilter(field_name="resolved_at", lookup_expr="isnull")
-    vendor = django_filters.NumberFilter(field_name="vendor_id")
-    facility = django_filters.NumberFilter(field_name="facility_id")
-    agreement = django_filters.NumberFilter(field_name="agreement_id")
+    vendor = IdFilter(field_name="vendor_id")
+    facility = IdFilter(field_name="facility_id")
+    agreement = IdFilter(field_name="agreement_id")
 
 
 @extend_schema_view(acknowledge=extend_schema(request=s.AcknowledgeSerializer, responses=s.FindingSerializer))
@@ -397,7 +409,7 @@ class FindingViewSet(ListRetrieve):
 
 
 class ChecklistItemFilter(django_filters.FilterSet):
-    engagement = django_filters.NumberFilter(field_name="checklist__engagement_id")
+    engagement = IdFilter(field_name="checklist__engagement_id")
     status = django_filters.ChoiceFilter(choices=ChecklistItem._meta.get_field("status").choices)
     review_due_before = django_filters.DateFilter(field_name="next_review_on", lookup_expr="lt")
 

@@ -59,6 +59,18 @@ READ_ENDPOINTS = {
 }
 
 
+def test_it_guards_the_report_download(api_world):
+    done = api_world.done_report
+    probe(
+        api_world,
+        url=lambda scope: f"{API}/reports/{done.pk}/download/",
+        expected=lambda role, scope: api_read(role, "own_facility"),
+        roles=("admin", "officer", "limited_officer", "viewer", "anonymous", "expired_auditor", "no_membership"),
+    )
+    other = api_world.reports["other_facility"].pk
+    assert api_world.client("limited_officer").get(f"{API}/reports/{other}/download/").status_code == 404
+
+
 @pytest.mark.parametrize("endpoint", READ_ENDPOINTS)
 def test_it_guards_every_detail_endpoint(api_world, endpoint):
     probe(api_world, url=lambda scope: READ_ENDPOINTS[endpoint](api_world, scope), expected=api_read)

@@ -4,9 +4,11 @@ token for every role, so that every endpoint is probed for every role and every 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
@@ -16,7 +18,7 @@ from checklists.models import ChecklistItem
 from compliance.models import Finding
 from compliance.services import run_compliance
 from organizations.models import Membership
-from reports.models import AuditReport
+from reports.models import AuditReport, ReportStatus
 from tests import factories as f
 from tests.support_matrix import (
     NO_ACCESS_ROLES,
@@ -46,6 +48,7 @@ class ApiWorld:
     findings: dict[str, Any] = field(default_factory=dict)
     reports: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    done_report: Any = None
 
     def client(self, role: str) -> Client:
         """A client that speaks as ``role``: a token, a session for the member of nothing, nothing at all
@@ -97,6 +100,21 @@ def build_api_world() -> ApiWorld:
         world.reports[scope] = AuditReport.objects.create(
             organization=facility.organization, facility=facility, as_of=f.TODAY
         )
+    # One finished report, so that downloads are exercised too.
+    done = AuditReport(
+        organization=matrix.org,
+        facility=matrix.facility_in(OWN_FACILITY),
+        as_of=f.TODAY,
+        status=ReportStatus.DONE,
+        progress=100,
+        sha256=hashlib.sha256(f.MINIMAL_PDF).hexdigest(),
+        size_bytes=len(f.MINIMAL_PDF),
+        page_count=1,
+        finished_at=timezone.now(),
+    )
+    done.file.save("api-world-report.pdf", ContentFile(f.MINIMAL_PDF), save=False)
+    done.save()
+    world.done_report = done
     for org in (matrix.org, matrix.other_org):
         run_compliance(organization_id=org.pk)
     for scope in SCOPES:
