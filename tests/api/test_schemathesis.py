@@ -27,6 +27,25 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES_PER_OPERATION = 15
 
 
+def fuzz(operation, headers: dict[str, str], statuses: dict[str, set[int]]) -> None:
+    """Hypothesis over one operation's generated cases; raises what schemathesis found."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case):
+        response = case.call_and_validate(headers=headers, checks=CHECKS)
+        statuses.setdefault(operation.label, set()).add(response.status_code)
+
+    run()
+
+
 def test_the_api_keeps_to_its_schema(api_world: ApiWorld):
     headers = {"Authorization": f"Bearer {api_world.tokens['admin']}"}
     # As Django's test client does: the test's transaction must outlive each request (the handler
@@ -40,22 +59,8 @@ def test_the_api_keeps_to_its_schema(api_world: ApiWorld):
         for result in schema.get_all_operations():
             operation = result.ok()
             operations += 1
-
-            @given(case=operation.as_strategy())
-            @settings(
-                max_examples=EXAMPLES_PER_OPERATION,
-                deadline=None,
-                derandomize=True,
-                database=None,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            def run(case, label=operation.label):
-                response = case.call_and_validate(headers=headers, checks=CHECKS)
-                statuses.setdefault(label, set()).add(response.status_code)
-
             try:
-                run()
+                fuzz(operation, headers, statuses)
             except (Exception, BaseExceptionGroup) as failure:  # every operation's failures, reported together
                 failures.append(f"{operation.label}: {failure}")
     finally:
