@@ -33,4 +33,6 @@ def main_pages(organization) -> dict[str, str]:
         "agreement": reverse("agreements:detail", args=[agreement.pk]),
         "members": reverse("organizations:members"),
         "activity": reverse("organizations:activity"),
+        "api tokens": reverse("api:tokens"),
+        "calendar": reverse("calendars:page"),
     }
