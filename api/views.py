@@ -38,6 +38,7 @@ from checklists.services import checklist_item_update
 from compliance.forms import FindingAcknowledgeForm
 from compliance.models import Finding, FindingKind, Severity
 from compliance.rules import agreements_in_force
+from compliance.selectors import findings_by_urgency
 from compliance.services import finding_acknowledge, schedule_compliance_run
 from facilities.models import Facility, FacilityKind
 from organizations.models import AccessAction
@@ -391,7 +392,7 @@ class FindingViewSet(ListRetrieve):
     ordering_fields = ["first_seen_at", "due_on", "severity"]
 
     def base_queryset(self):
-        return Finding.objects.order_by("resolved_at", "-first_seen_at", "-pk")
+        return findings_by_urgency(Finding.objects.all())  # the findings page's order: most urgent first
 
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
