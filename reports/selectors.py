@@ -30,9 +30,9 @@ from agreements.models import (
     DocumentKind,
 )
 from checklists.models import ChecklistItem, ItemStatus, TeleradiologyChecklist
-from compliance.models import SEVERITY_RANK, Finding, FindingKind, Severity
+from compliance import kinds
+from compliance.models import SEVERITY_RANK, Finding, Severity
 from compliance.rules import (
-    RULE_BY_KIND,
     agreements_in_force,
     covering,
     engagements_with_phi_access,
@@ -335,19 +335,19 @@ def _summary(inventory: list[InventoryRow], findings: list[FindingRow]) -> Summa
                 with_gap.add(row.engagement.vendor_id)
     counts = Counter(row.finding.severity for row in findings)
     by_kind = Counter((row.finding.kind, row.finding.severity) for row in findings)
-    kinds = [
+    kind_counts = [
         KindCount(
-            label=FindingKind(kind).label,
+            label=kinds.label(kind),
             severity=severity,
             severity_label=Severity(severity).label,
             count=count,
-            citation=RULE_BY_KIND[kind].citation,
+            citation=kinds.get(kind).citation,
         )
         for (kind, severity), count in by_kind.items()
     ]
-    kinds.sort(key=lambda k: (SEVERITY_RANK[k.severity], -k.count, k.label))
+    kind_counts.sort(key=lambda k: (SEVERITY_RANK[k.severity], -k.count, k.label))
     return Summary(
-        findings_by_kind=kinds,
+        findings_by_kind=kind_counts,
         vendors_with_phi_access=len(with_phi),
         vendors_covered=len(with_phi - with_gap),
         vendors_with_gaps=len(with_gap),
@@ -382,7 +382,7 @@ def _findings(scope: Scope, vendor_ids: set[int], now: datetime.datetime) -> lis
         FindingRow(
             finding=finding,
             age_days=max(0, (today - timezone.localtime(finding.first_seen_at).date()).days),
-            citation=RULE_BY_KIND[finding.kind].citation,
+            citation=kinds.get(finding.kind).citation,
         )
         for finding in findings
     ]
