@@ -132,14 +132,22 @@ class AlertItem:
         return SEVERITY_RANK.get(self.severity, len(SEVERITY_RANK))
 
 
-def covered_facility_names(agreement) -> str:
+def covered_facility_names(agreement, visible: tuple[str, ...] | None = None) -> str:
+    """The facilities the agreement covers, as far as the recipient sees them (``visible``: the names of
+    the facilities a facility-limited recipient looks after; None for every facility)."""
     if agreement.covers_all_facilities:
         return "all facilities of the organization"
     names = sorted(facility.name for facility in agreement.covered_facilities.all())
+    if visible is not None:
+        shown = [name for name in names if name in visible]
+        others = len(names) - len(shown)
+        if others:
+            shown.append(f"{others} other facilit{'y' if others == 1 else 'ies'}")
+        names = shown
     return ", ".join(names) or "no facility listed"
 
 
-def alert_item(alert: Alert, *, as_of: datetime.date) -> AlertItem:
+def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[str, ...] | None = None) -> AlertItem:
     """The text of an alert from its finding (loaded with vendor, facility, agreement and subcontractor),
     in the wording its finding kind declares (compliance/kinds.py)."""
     finding = alert.finding
@@ -167,7 +175,7 @@ def alert_item(alert: Alert, *, as_of: datetime.date) -> AlertItem:
         subcontractor=link.subcontractor.legal_name if link else "",
         threshold_label=alert.threshold_label,
         is_reminder=is_reminder,
-        covered_facilities=(lambda: covered_facility_names(agreement)) if agreement else (lambda: ""),
+        covered_facilities=lambda: covered_facility_names(agreement, visible_facilities) if agreement else "",
     )
     wording = spec.alert_wording(facts)
     return AlertItem(
@@ -242,7 +250,7 @@ def _headers(record: Alert | Digest, unsubscribe_url: str) -> dict[str, str]:
 def alert_message(
     alert: Alert, *, to: str, recipient: Recipient, organization_name: str, as_of: datetime.date
 ) -> EmailMultiAlternatives:
-    item = alert_item(alert, as_of=as_of)
+    item = alert_item(alert, as_of=as_of, visible_facilities=recipient.facility_names)
     context = _common_context(user_id=alert.recipient_id, organization_name=organization_name, recipient=recipient)
     context.update({"item": item, "why": _why(recipient, organization_name, [alert.kind])})
     name = alert.kind
@@ -267,7 +275,7 @@ def digest_message(
 ) -> EmailMultiAlternatives:
     """One email with the recipient's alerts of the day, grouped by urgency (the findings' severity),
     then by the nearest date."""
-    items = [alert_item(alert, as_of=as_of) for alert in alerts]
+    items = [alert_item(alert, as_of=as_of, visible_facilities=recipient.facility_names) for alert in alerts]
     items.sort(key=lambda item: (item.urgency_rank, item.due_on or datetime.date.max, item.vendor))
     groups = []
     for severity in Severity:

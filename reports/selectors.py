@@ -40,7 +40,7 @@ from compliance.rules import (
 )
 from facilities.models import Facility
 from organizations.models import Organization
-from organizations.querysets import Action
+from organizations.querysets import Action, GatedNames
 from reports.models import AuditReport, AuditReportQuerySet
 from vendors.models import Engagement, SubcontractorLink, Vendor, VendorCategory
 
@@ -572,19 +572,20 @@ def _changes(
     for model, records in histories:
         if model is ChecklistItem:
             user_ids |= {r.verified_by_id for r in records if r.verified_by_id}
+    # Names through the gate of the report's scope (issue #15 item 4): a facility report names only its
+    # facility, and a report of a member limited to some facilities only those.
+    facility_rows = scope.of(Facility)
+    if scope.facility_id is not None:
+        facility_rows = facility_rows.filter(pk=scope.facility_id)
     names = _Names(
-        vendors=dict(Vendor.objects.filter(organization_id=scope.organization_id).values_list("pk", "legal_name")),
-        facilities=dict(Facility.objects.filter(organization_id=scope.organization_id).values_list("pk", "name")),
-        agreements=dict(
-            BusinessAssociateAgreement.objects.filter(organization_id=scope.organization_id).values_list("pk", "title")
-        ),
+        vendors=GatedNames(scope.of(Vendor).values_list("pk", "legal_name"), "another vendor"),
+        facilities=GatedNames(facility_rows.values_list("pk", "name"), "another facility"),
+        agreements=GatedNames(scope.of(BusinessAssociateAgreement).values_list("pk", "title"), "another agreement"),
         users={u.pk: _user_label(u) for u in get_user_model().objects.filter(pk__in=user_ids)},
     )
     engagement_names = {
         pk: f"{names.vendors.get(v, f'#{v}')} at {names.facilities.get(f, f'#{f}')}"
-        for pk, v, f in Engagement.objects.filter(facility__organization_id=scope.organization_id).values_list(
-            "pk", "vendor_id", "facility_id"
-        )
+        for pk, v, f in scope.of(Engagement).values_list("pk", "vendor_id", "facility_id")
     }
 
     rows: list[ChangeRow] = []
