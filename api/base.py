@@ -33,7 +33,11 @@ class RestrictedViewSet(viewsets.GenericViewSet):
     def as_view(cls, *args, **kwargs):
         # Authentication is the API's own (a token, or the session): the sign-in redirect of
         # LoginRequiredMiddleware is for pages. GatePermission refuses the anonymous with 401.
-        return login_not_required(super().as_view(*args, **kwargs))
+        view = login_not_required(super().as_view(*args, **kwargs))
+        # Read by the gate test (tests/test_gate.py): reads need VIEW; writes the viewset's write_action,
+        # both checked by GatePermission, and every queryset is restricted by get_queryset below.
+        view.gate_action = Action.VIEW
+        return view
 
     def base_queryset(self):
         raise NotImplementedError

@@ -90,6 +90,7 @@ class WriteThroughForms:
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
+        self.new_vendor = values.get("vendor")
         if "visible_covered_facilities" in values:  # the serializer reads the visible ones, writes the field
             values["covered_facilities"] = values.pop("visible_covered_facilities")
         changes = {k: v for k, v in values.items() if k in self.form_fields}
@@ -196,6 +197,8 @@ class EngagementFilter(django_filters.FilterSet):
 
 
 class EngagementViewSet(FormCreate, FormUpdate, ListRetrieve):
+    new_vendor: Vendor | None = None
+
     serializer_class = s.EngagementSerializer
     filterset_class = EngagementFilter
     ordering_fields = ["created_at", "phi_access_starts_on"]
@@ -210,9 +213,9 @@ class EngagementViewSet(FormCreate, FormUpdate, ListRetrieve):
         )
 
     def form_for(self, request, instance, data):
-        vendor = instance.vendor if instance is not None else Vendor.objects.get(pk=data.pop("vendor"))
         data.pop("vendor", None)
-        instance = instance or Engagement(vendor=vendor)
+        # A new engagement's vendor is the one the serializer found through the gate (CHANGE).
+        instance = instance or Engagement(vendor=self.new_vendor)
         return EngagementForm(data, instance=instance, user=request.user)
 
     def save(self, request, form):

@@ -23,7 +23,18 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("organizations", "facilities", "vendors", "agreements", "checklists", "compliance", "alerts", "reports")
+APPS = (
+    "organizations",
+    "facilities",
+    "vendors",
+    "agreements",
+    "checklists",
+    "compliance",
+    "alerts",
+    "reports",
+    "api",
+    "calendars",
+)
 
 #: Routed views without ``action_required``, and why.
 UNGATED_VIEWS = {
@@ -38,6 +49,9 @@ UNGATED_VIEWS = {
     "healthz": "load-balancer health check: no data",
     "organizations:keepalive": "extends the session of the idle-logoff timer: no data",
     "alerts:unsubscribe": "RFC 8058 one-click unsubscribe, signed token naming one user's own preferences",
+    "api:schema": "the OpenAPI schema, no data; api.permissions.GatePermission (a member's token or session)",
+    "api:docs": "the Swagger UI page, no data; sign-in required and api.permissions.GatePermission",
+    "calendars:feed": "calendar clients: the secret URL is the credential; its owner's restrict() decides",
 }
 
 #: (module, function) -> why its queries need no ``restrict``.
@@ -68,6 +82,8 @@ UNRESTRICTED_QUERIES = {
     ("reports/selectors.py", "_inventory"): "rows of the report's scope (Scope.of) and their documents",
     ("reports/selectors.py", "_checklists"): "items of the scope's checklists",
     ("reports/selectors.py", "_changes"): "history of the scope's records; names through GatedNames",
+    ("api/views.py", "base_queryset"): "what to select; api.base.RestrictedViewSet.get_queryset restricts it",
+    ("calendars/views.py", "calendar_feed"): "the feed named by its secret; events through its owner's gate",
 }
 
 #: Selectors that take neither the user nor a queryset, and why.
