@@ -44,12 +44,14 @@ def token_list(request):
                 form = ApiTokenForm()
         else:
             status = 400
-    return render(
+    response = render(
         request,
         "api/tokens.html",
         {"form": form, "tokens": tokens_of(request.user), "raw_token": raw},
         status=status,
     )
+    response["Cache-Control"] = "no-store"  # the new token is on this page once: never in a cache
+    return response
 
 
 @require_POST

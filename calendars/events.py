@@ -125,7 +125,7 @@ def agreements_source(user, as_of: datetime.date) -> Iterator[CalendarEvent]:
             continue  # a date typed as year 1 or 9999: nothing sensible to put in a calendar
 
 
-@event_source("checklist_reviews", "Teleradiology checklist reviews")
+@event_source("checklist_reviews", "teleradiology checklist reviews")
 def checklist_reviews_source(user, as_of: datetime.date) -> Iterator[CalendarEvent]:
     items = (
         ChecklistItem.objects.restrict(user, Action.VIEW)

@@ -42,7 +42,7 @@ def calendar_page(request):
         feed_url = request.build_absolute_uri(reverse("calendars:feed", args=[secret]))
         messages.success(request, "New calendar feed URL created. Copy it now: it is shown only once.")
     today = timezone.localdate()
-    return render(
+    response = render(
         request,
         "calendars/calendar.html",
         {
@@ -52,6 +52,8 @@ def calendar_page(request):
             "upcoming": events_for(request.user, today)[:20],
         },
     )
+    response["Cache-Control"] = "no-store"  # a new feed URL is on this page once: never in a cache
+    return response
 
 
 @require_POST

@@ -141,7 +141,7 @@ def test_the_tokens_page_creates_shows_once_and_revokes(officer):
     )
     assert response.status_code == 200
     raw = response.context["raw_token"]
-    assert raw in response.content.decode()
+    assert raw in response.content.decode() and response["Cache-Control"] == "no-store"
     assert bearer(raw).get(f"{API}/facilities/").status_code == 200
     page = client.get(reverse("api:tokens")).content.decode()
     assert raw not in page and raw[:9] in page
