@@ -119,10 +119,7 @@ def agreements_source(user, as_of: datetime.date) -> Iterator[CalendarEvent]:
         .order_by("expires_on", "pk")
     )
     for agreement in agreements:
-        try:
-            yield from agreement_events(agreement, as_of)
-        except OverflowError:
-            continue  # a date typed as year 1 or 9999: nothing sensible to put in a calendar
+        yield from agreement_events(agreement, as_of)
 
 
 @event_source("checklist_reviews", "teleradiology checklist reviews")
