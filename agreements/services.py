@@ -207,6 +207,26 @@ def agreements_apply_lapse(*, organization_id: int | None = None, as_of: datetim
     return {"renewed": renewed, "expired": expired}
 
 
+def agreement_validate(*, agreement: BusinessAssociateAgreement, covered_facilities: list | None) -> None:
+    """The refusals of agreement_save, for forms that want them as errors before saving (the admin).
+
+    The vendor, every covered facility and the superseded agreement must belong to the agreement's
+    organization: a BAA never crosses the tenant boundary.
+    """
+    errors: dict[str, str] = {}
+    if agreement.vendor_id and agreement.vendor.organization_id != agreement.organization_id:
+        errors["vendor"] = "The vendor belongs to another organization."
+    if agreement.supersedes_id and agreement.supersedes.organization_id != agreement.organization_id:
+        errors["supersedes"] = "The superseded agreement belongs to another organization."
+    facilities = covered_facilities
+    if facilities and any(f.organization_id != agreement.organization_id for f in facilities):
+        errors["covered_facilities"] = "A covered facility belongs to another organization."
+    if facilities is not None and not agreement.covers_all_facilities and not facilities:
+        errors["covered_facilities"] = "Choose the facilities this agreement covers, or make it cover all facilities."
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def agreement_save(
     *, agreement: BusinessAssociateAgreement, covered_facilities: list | None = None
@@ -216,16 +236,8 @@ def agreement_save(
     The vendor and every covered facility must belong to the agreement's organization: a BAA never
     crosses the tenant boundary.
     """
-    errors: dict[str, str] = {}
-    if agreement.vendor_id and agreement.vendor.organization_id != agreement.organization_id:
-        errors["vendor"] = "The vendor belongs to another organization."
     facilities = list(covered_facilities) if covered_facilities is not None else None
-    if facilities and any(f.organization_id != agreement.organization_id for f in facilities):
-        errors["covered_facilities"] = "A covered facility belongs to another organization."
-    if facilities is not None and not agreement.covers_all_facilities and not facilities:
-        errors["covered_facilities"] = "Choose the facilities this agreement covers, or make it cover all facilities."
-    if errors:
-        raise ValidationError(errors)
+    agreement_validate(agreement=agreement, covered_facilities=facilities)
     agreement.full_clean()
     agreement.save()
     if facilities is not None:
