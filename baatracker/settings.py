@@ -147,10 +147,20 @@ SESSION_COOKIE_AGE = IDLE_LOGOFF_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Login throttling (django-axes): lock a username + address pair after repeated failures.
+# Login throttling (django-axes) behind the reverse proxy: baatracker/signin.py says why. A user name +
+# address pair is locked after LOGIN_FAILURE_LIMIT failures (so nobody locks an account out for
+# everyone), an address after LOGIN_ADDRESS_FAILURE_LIMIT failures across user names.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "baatracker.signin.AddressThrottledAxesHandler"
+# The number of reverse proxies in front of Gunicorn that append to X-Forwarded-For (docker-compose.yml:
+# one). 0: none, the client's address is REMOTE_ADDR and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+from baatracker.proxy import proxy_settings  # noqa: E402
+
+globals().update(proxy_settings(trusted_proxy_count=TRUSTED_PROXY_COUNT))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
