@@ -16,7 +16,7 @@ from agreements.services import TerminationCorrection
 from compliance.rules import MAX_BREACH_NOTIFICATION_DAYS
 from facilities.models import Facility
 from organizations.querysets import Action
-from vendors.forms import DATE_WIDGET, check_file_size
+from vendors.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from vendors.models import Vendor
 
 #: Statuses an agreement may be created in: a new draft, or an agreement signed before it was recorded here.
@@ -327,6 +327,9 @@ class DocumentUploadForm(forms.Form):
         self.fields["file"].widget.attrs.update(
             {"accept": "application/pdf,.pdf", "class": "form-control form-control-sm"}
         )
+        self.fields[
+            "file"
+        ].help_text = f"The signed PDF, {upload_limit_text()}. Its SHA-256 is recorded to prove integrity."
         self.fields["kind"].widget.attrs["class"] = "form-select form-select-sm"
         self.helper = FormHelper()
         self.helper.form_tag = False

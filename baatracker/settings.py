@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: refuses one over the limit from its Content-Length (baatracker/limits.py).
+    "baatracker.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -196,6 +198,13 @@ MEDIA_URL = "/media-not-served/"  # documents are served only through permission
 
 # Signed BAA documents and evidence files.
 MAX_UPLOAD_MEGABYTES = env_int("MAX_UPLOAD_MEGABYTES", 20, minimum=1, maximum=200)
+FILE_UPLOAD_HANDLERS = [
+    "baatracker.limits.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Form fields other than files (Django's default, stated): 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

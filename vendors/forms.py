@@ -33,6 +33,11 @@ def _helper(submit_label: str) -> FormHelper:
     return helper
 
 
+def upload_limit_text() -> str:
+    """The upload limit as the forms state it."""
+    return f"at most {settings.MAX_UPLOAD_MEGABYTES} MB"
+
+
 def check_file_size(upload, what: str = "file") -> None:
     limit = settings.MAX_UPLOAD_MEGABYTES * 1024 * 1024
     if upload is not None and getattr(upload, "size", 0) > limit:
@@ -174,6 +179,11 @@ class SubcontractorLinkForm(forms.ModelForm):
             .filter(organization_id=vendor.organization_id)
             .exclude(pk=vendor.pk)
             .order_by("legal_name")
+        )
+        self.fields[
+            "attestation_file"
+        ].help_text = (
+            f"The vendor's written assurance or its downstream BAA (PDF, image, Word or email), {upload_limit_text()}."
         )
         self.helper = _helper("Save subcontractor")
 
