@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store for signed-in users, and a Permissions-Policy (baatracker/headers.py).
+    "baatracker.headers.SecurityHeadersMiddleware",
     # Every page requires sign-in and an active membership (login_not_required views are exempt).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "organizations.middleware.ActiveMembershipMiddleware",

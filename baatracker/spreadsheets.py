@@ -1,7 +1,8 @@
 """Spreadsheet files in and out (CSV and XLSX), safe against formula injection.
 
 Exports: a spreadsheet program runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula
-(and a leading tab or carriage return can hide one), so a vendor named ``=HYPERLINK(...)`` typed by
+(a leading tab, carriage return or space can hide one, and fullwidth look-alikes such as ``＝`` are
+folded into them by some programs), so a vendor named ``=HYPERLINK(...)`` typed by
 one user could run in another user's spreadsheet (CSV/formula injection, OWASP). Every *text* cell
 that starts with one of those characters is written with a leading apostrophe; numbers and dates
 keep their type. XLSX cells are always written as text or typed values, never as formulas.
@@ -26,6 +27,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +40,26 @@ from django.utils import timezone
 
 #: Characters that make a spreadsheet program treat a cell as a formula (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: Look-alikes some spreadsheet programs also read as operators, or fold into them on import:
+#: fullwidth and small forms (NFKC folds them to = + - @) and the minus sign.
+LOOK_ALIKE_TRIGGERS = frozenset("\u2212")
 ESCAPE_PREFIX = "'"
+
+
+def needs_escape(text: str) -> bool:
+    """Whether a spreadsheet program could read ``text`` as a formula: it starts with a trigger, a
+    look-alike of one (``＝`` ``＋`` ``－`` ``＠`` ``﹦`` ...), or whitespace and control characters
+    (tab, CR, LF, spaces) before one."""
+    if not text:
+        return False
+    if text.startswith(FORMULA_TRIGGERS):
+        return True
+    stripped = text.lstrip(" \t\r\n\u00a0\u3000")
+    if not stripped:
+        return False
+    first = stripped[0]
+    return first in LOOK_ALIKE_TRIGGERS or unicodedata.normalize("NFKC", first) in ("=", "+", "-", "@")
+
 
 #: Upper bounds for an uploaded spreadsheet, so one upload cannot exhaust the server.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -70,7 +91,7 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, bool | int | float | Decimal | dt.date | dt.datetime):
         return value
     text = str(value)
-    if text.startswith(FORMULA_TRIGGERS):
+    if needs_escape(text):
         return ESCAPE_PREFIX + text
     return text
 
@@ -213,8 +234,8 @@ def unescape_cell(value: Any) -> Any:
     """Strip and undo the export's apostrophe (``'=x`` -> ``=x``); other values unchanged."""
     if isinstance(value, str):
         value = value.strip()
-        if len(value) > 1 and value[0] == ESCAPE_PREFIX and value[1] in "=+-@":
-            value = value[1:]
+        if len(value) > 1 and value[0] == ESCAPE_PREFIX and needs_escape(value[1:]):
+            value = value[1:].strip()
     if isinstance(value, dt.datetime) and value.time() == dt.time(0, 0):
         # XLSX stores dates as datetimes at midnight.
         return value.date()
