@@ -39,6 +39,8 @@ class ChecklistItemForm(forms.ModelForm):
             "next_review_on": "When to check again (licenses and credentials lapse). An alert is sent when it is due.",
         }
         widgets = {
+            # Not clearable: evidence is replaced by a new upload, never detached (164.316(b)(2)).
+            "evidence_file": forms.FileInput,
             "verified_on": DATE_WIDGET,
             "next_review_on": DATE_WIDGET,
             "evidence_note": forms.Textarea(attrs={"rows": 3}),
@@ -63,6 +65,8 @@ class ChecklistItemForm(forms.ModelForm):
 
     def clean_evidence_file(self):
         upload = self.cleaned_data.get("evidence_file")
+        if upload is False:  # a forged "clear" checkbox: the file is kept
+            return self.instance.evidence_file
         if isinstance(upload, UploadedFile):
             check_file_size(upload, "evidence file")
             if Path(upload.name).suffix.lower() not in EVIDENCE_EXTENSIONS:
