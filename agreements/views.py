@@ -28,6 +28,7 @@ from agreements.services import (
     agreement_archive,
     agreement_execute,
     agreement_renew,
+    agreement_require_coverage_scope,
     agreement_save,
     agreement_terminate,
     agreement_termination_correct,
@@ -306,6 +307,12 @@ def agreement_terminate_view(request, pk: int):
     form = TerminateForm(request.POST or None)
     consequences = None
     status = 200
+    try:
+        # Said before the officer fills anything in; agreement_terminate checks it again.
+        agreement_require_coverage_scope(agreement=agreement, actor=request.user, doing="terminate")
+    except ValidationError as error:
+        context = {"agreement": agreement, "form": None, "refusal": error.messages}
+        return render(request, "agreements/terminate.html", context, status=400)
     if request.method == "POST":
         if not form.is_valid():
             status = 400
