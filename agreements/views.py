@@ -311,8 +311,9 @@ def agreement_terminate_view(request, pk: int):
         # Said before the officer fills anything in; agreement_terminate checks it again.
         agreement_require_coverage_scope(agreement=agreement, actor=request.user, doing="terminate")
     except ValidationError as error:
+        # 403: the officer's role may terminate, but not for facilities outside their scope.
         context = {"agreement": agreement, "form": None, "refusal": error.messages}
-        return render(request, "agreements/terminate.html", context, status=400)
+        return render(request, "agreements/terminate.html", context, status=403)
     if request.method == "POST":
         if not form.is_valid():
             status = 400

@@ -85,7 +85,7 @@ def test_the_pages_show_the_refusal(client, world):
 
     assert edit.status_code == 400
     assert "You manage only some facilities" in edit.content.decode()
-    assert terminate.status_code == 400
+    assert terminate.status_code == 403
     assert "facilities you do not manage" in terminate.content.decode()
     assert renew.status_code == 400
     assert "facilities you do not manage" in renew.content.decode()
