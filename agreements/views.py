@@ -109,6 +109,12 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
     covered, hidden_count = selectors.visible_covered_facilities(request.user, agreement)
     allowed = ALLOWED_TRANSITIONS[AgreementStatus(agreement.status)]
     can_change = can(request, Action.CHANGE)
+    scope_refusal = ""
+    if can_change:
+        try:
+            agreement_require_coverage_scope(agreement=agreement, actor=request.user, doing="terminate or renew")
+        except ValidationError as error:
+            scope_refusal = " ".join(error.messages)
     context = {
         "agreement": agreement,
         "successor": successor,
@@ -125,12 +131,17 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
             (action, label) for action, (target, label) in SIMPLE_TRANSITIONS.items() if target in allowed
         ],
         "can_execute": AgreementStatus.EXECUTED in allowed,
-        "can_terminate": AgreementStatus.TERMINATED in allowed,
-        "can_renew": agreement.status in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED) and successor is None,
+        "scope_refusal": scope_refusal,
+        "can_terminate": AgreementStatus.TERMINATED in allowed and not scope_refusal,
+        "can_renew": agreement.status in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED)
+        and successor is None
+        and not scope_refusal,
         "can_archive": agreement.archived_at is None and agreement.status != AgreementStatus.EXECUTED,
         "execute_form": forms.get("execute_form")
         or ExecuteForm(initial={"executed_on": agreement.executed_on or today, "effective_on": agreement.effective_on}),
-        "can_correct_termination": agreement.status == AgreementStatus.TERMINATED and agreement.archived_at is None,
+        "can_correct_termination": agreement.status == AgreementStatus.TERMINATED
+        and agreement.archived_at is None
+        and not scope_refusal,
         "renew_form": forms.get("renew_form")
         or RenewForm(
             initial={

@@ -112,3 +112,13 @@ def test_an_officer_of_some_facilities_may_still_edit_the_terms_of_an_organizati
     assert response.status_code == 302
     baa.refresh_from_db()
     assert (baa.title, baa.covers_all_facilities) == ("Renamed", True)
+
+
+def test_the_agreement_page_offers_no_termination_or_renewal_to_such_an_officer(client, world):
+    client.force_login(world["officer"])
+
+    page = client.get(reverse("agreements:detail", args=[world["baa"].pk])).content.decode()
+
+    assert reverse("agreements:terminate", args=[world["baa"].pk]) not in page
+    assert reverse("agreements:renew", args=[world["baa"].pk]) not in page
+    assert "facilities you do not manage" in page
