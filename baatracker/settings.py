@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "axes",
+    "baatracker",  # the shared layout's template tags (baatracker/templatetags/ui.py)
     "organizations",
     "facilities",
     "vendors",
