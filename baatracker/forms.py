@@ -28,6 +28,11 @@ def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+def upload_limit_text() -> str:
+    """The upload limit as the forms state it."""
+    return f"at most {settings.MAX_UPLOAD_MEGABYTES} MB"
+
+
 def check_file_size(upload, what: str = "file") -> None:
     limit = settings.MAX_UPLOAD_MEGABYTES * 1024 * 1024
     if upload is not None and getattr(upload, "size", 0) > limit:
