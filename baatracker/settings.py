@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "axes",
+    "baatracker",  # the shared layout's template tags (baatracker/templatetags/ui.py)
     "organizations",
     "facilities",
     "vendors",
@@ -279,6 +280,9 @@ DEVELOPMENT_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{DEVELOPMENT_PORT}").rstrip("/")
 
 # Compliance rules.
+#: Vendor categories whose engagements get the 7-item HIPAA checklist (checklists/models.py), and whose
+#: checklist the rules check (rules 8 and 9). One place: add a category here to give it the checklist.
+CHECKLIST_VENDOR_CATEGORIES: tuple[str, ...] = ("teleradiology",)
 EXPIRY_HORIZON_DAYS = env_int("EXPIRY_HORIZON_DAYS", 90, minimum=1, maximum=3650)
 ALERT_LEAD_DAYS = sorted(set(env_int_list("ALERT_LEAD_DAYS", [90, 60, 30, 14, 7, 1])), reverse=True)
 MISSING_BAA_REMINDER_DAYS = env_int("MISSING_BAA_REMINDER_DAYS", 7, minimum=1)
