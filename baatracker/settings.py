@@ -195,6 +195,13 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 globals().update(email_settings_from_url("EMAIL_URL", os.environ.get("EMAIL_URL"), file_path=str(VAR_DIR / "mail")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BAA Tracker <baa-tracker@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Alert delivery (alerts/services.py). A claim on an email older than ALERT_CLAIM_TIMEOUT seconds
+# belongs to a worker that died, and the next run takes it over: longer than one SMTP exchange can take
+# (connect, MAIL, RCPT, DATA and the final reply, each bounded by EMAIL_TIMEOUT), so a live worker keeps
+# its claim. ALERT_RETRY_SECONDS: the first wait after a failed attempt, doubling after each one.
+_SMTP_TIMEOUT = globals().get("EMAIL_TIMEOUT") or 30
+ALERT_CLAIM_TIMEOUT = env_int("ALERT_CLAIM_TIMEOUT", max(60, 4 * _SMTP_TIMEOUT), minimum=2 * _SMTP_TIMEOUT + 1)
+ALERT_RETRY_SECONDS = env_int("ALERT_RETRY_SECONDS", 300, minimum=1, maximum=6 * 3600)
 # Absolute links in emails and reports.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 

@@ -46,9 +46,10 @@ def test_it_lists_the_organizations_alerts_with_their_status(client, world):
     html = response.content.decode()
     assert response.status_code == 200
     assert response.context["page"].paginator.count == 6
-    assert response.context["counts"] == {"sent": 5, "pending": 0, "failed": 1, "skipped": 0}
+    assert response.context["counts"] == {"sent": 5, "pending": 0, "uncertain": 0, "failed": 1, "skipped": 0}
     assert "Riverside Billing Co" in html and "Sectra PACS Services" in html
-    assert "Address refused" in html and "30 days before" in html
+    assert "Refused" in html and "30 days before" in html
+    assert "6 new alerts inserted, 6 sent, 0 refused, 0 uncertain, 0 deferred (server unreachable), 0 failed" in html
 
 
 def test_it_shows_a_limited_officer_only_the_alerts_of_findings_they_see(client, world):
