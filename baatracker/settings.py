@@ -231,8 +231,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
-    # A task unacknowledged this long (e.g. its worker was killed) is delivered again.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10)}
+    # A task unacknowledged this long (e.g. its worker was killed) is delivered again. Workers look for
+    # such tasks every 10 seconds (kombu's default scans every 100), so a killed dispatch run is taken up
+    # again within the visibility timeout plus 10 seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "baatracker")
 CELERY_TASK_IGNORE_RESULT = True
 # Late acknowledgement: a task whose worker dies mid-run goes back to the queue. Every task is
