@@ -200,7 +200,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # (connect, MAIL, RCPT, DATA and the final reply, each bounded by EMAIL_TIMEOUT), so a live worker keeps
 # its claim. ALERT_RETRY_SECONDS: the first wait after a failed attempt, doubling after each one.
 _SMTP_TIMEOUT = globals().get("EMAIL_TIMEOUT") or 30
-ALERT_CLAIM_TIMEOUT = env_int("ALERT_CLAIM_TIMEOUT", max(60, 4 * _SMTP_TIMEOUT), minimum=2 * _SMTP_TIMEOUT + 1)
+ALERT_CLAIM_TIMEOUT = env_int("ALERT_CLAIM_TIMEOUT", max(60, 4 * _SMTP_TIMEOUT), minimum=1)
+if ALERT_CLAIM_TIMEOUT <= 2 * _SMTP_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"ALERT_CLAIM_TIMEOUT={ALERT_CLAIM_TIMEOUT} must be more than twice the SMTP timeout ({_SMTP_TIMEOUT} s, "
+        "the timeout option of EMAIL_URL): a worker still talking to the server would lose its claim."
+    )
 ALERT_RETRY_SECONDS = env_int("ALERT_RETRY_SECONDS", 300, minimum=1, maximum=6 * 3600)
 # Absolute links in emails and reports.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -5,6 +5,7 @@ server where the test is about what a server answers. Time is passed in (``as_of
 from __future__ import annotations
 
 import datetime
+import smtplib
 import zoneinfo
 from collections import Counter
 
@@ -23,6 +24,7 @@ from alerts.services import (
     alerts_dispatch,
     alerts_plan,
     claim_timeout,
+    classify_error,
     expiry_threshold,
     reminder_number,
     retry_base_delay,
@@ -560,3 +562,59 @@ def test_it_forgets_idle_frequent_runs_after_a_month():
 
     assert not DispatchRun.objects.filter(pk=idle.pk).exists()
     assert DispatchRun.objects.filter(pk__in=[busy.pk, recent.pk]).count() == 2
+
+
+# --- What an error means: this message, or the connection ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "handed_over", "expected"),
+    [
+        # Errors of one message: that email is refused (5xx) or retried (4xx); the run goes on.
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"User unknown")}), False, ("refused", False)),
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (452, b"Mailbox full")}), False, ("retrying", False)),
+        (smtplib.SMTPSenderRefused(552, b"5.3.4 Message size exceeds limit", "from@x"), False, ("refused", False)),
+        (smtplib.SMTPDataError(554, b"5.7.1 Rejected as spam"), True, ("refused", False)),
+        (smtplib.SMTPDataError(552, b"5.3.4 Message too big"), True, ("refused", False)),
+        (smtplib.SMTPDataError(451, b"4.3.0 Try again later"), True, ("retrying", False)),
+        (ValueError('Invalid address "ada@@example.org"'), False, ("refused", False)),
+        (smtplib.SMTPNotSupportedError("SMTPUTF8 not supported"), False, ("refused", False)),
+        (KeyError("a bug while building this one message"), False, ("retrying", False)),
+        # After the content was handed over, no answer: the server may have it.
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), True, ("uncertain", False)),
+        (TimeoutError("timed out"), True, ("uncertain", False)),
+        # The connection itself: the others are deferred.
+        (ConnectionRefusedError(111, "Connection refused"), False, ("retrying", True)),
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), False, ("retrying", True)),
+        (TimeoutError("timed out"), False, ("retrying", True)),
+        (smtplib.SMTPAuthenticationError(535, b"Authentication failed"), False, ("retrying", True)),
+        (smtplib.SMTPSenderRefused(553, b"Sender not allowed", "from@x"), False, ("retrying", True)),
+        (smtplib.SMTPDataError(421, b"Service not available, closing channel"), True, ("retrying", True)),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_it_classifies_an_error_per_message_or_per_connection(error, handed_over, expected):
+    outcome = classify_error(error, handed_over=handed_over)
+    assert (outcome.status, outcome.server_unreachable) == expected
+    assert type(error).__name__ in outcome.error
+
+
+def test_it_resends_an_uncertain_email_once_then_stops():
+    from alerts.services import _failure_update, _Outcome
+
+    now = at_seven(f.TODAY)
+    unknown = _Outcome(SendStatus.UNCERTAIN, "SMTPServerDisconnected: Connection unexpectedly closed")
+    first = _failure_update(unknown, 1, None, now, "a@example.org")
+    assert (first["status"], first["uncertain_at"], first["next_attempt_at"]) == (
+        SendStatus.UNCERTAIN,
+        now,
+        now + retry_base_delay(),
+    )
+    again = _failure_update(unknown, 2, now, now, "a@example.org")
+    assert (again["status"], again["next_attempt_at"]) == (SendStatus.UNCERTAIN, None)
+    assert again["last_error"].startswith("Outcome unknown twice")
+    # A connection failure before the hand-over of the resend: no copy made, the resend is still owed.
+    down = _Outcome(SendStatus.RETRYING, "ConnectionRefusedError", server_unreachable=True)
+    waiting = _failure_update(down, 2, now, now, "a@example.org")
+    assert (waiting["status"], waiting["uncertain_at"]) == (SendStatus.UNCERTAIN, now)
+    assert waiting["next_attempt_at"] is not None
