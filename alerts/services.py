@@ -572,6 +572,10 @@ def _record_failure(
     return update
 
 
+#: How the error of an email deferred without a try begins.
+NOT_ATTEMPTED = "Not attempted:"
+
+
 def _defer_unreachable(queryset: QuerySet, now: datetime.datetime, error: str, until: datetime.datetime) -> int:
     """The mail server cannot be reached: record that on the other emails due now, without trying each
     (every try would wait for the connection timeout), and try them again at ``until`` (the backoff
@@ -583,10 +587,20 @@ def _defer_unreachable(queryset: QuerySet, now: datetime.datetime, error: str, u
             status=Case(
                 When(status=SendStatus.UNCERTAIN, then=Value(SendStatus.UNCERTAIN)), default=Value(SendStatus.RETRYING)
             ),
-            last_error=f"Not attempted: the mail server could not be reached ({error})"[:_ERROR_LENGTH],
+            last_error=f"{NOT_ATTEMPTED} the mail server could not be reached ({error})"[:_ERROR_LENGTH],
             next_attempt_at=until,
         )
     )
+
+
+def _undefer(queryset: QuerySet, now: datetime.datetime) -> int:
+    """The server answers again: the emails deferred without a try are due now, not at the end of a
+    backoff that grew while it was down."""
+    return queryset.filter(
+        status__in=(SendStatus.RETRYING, SendStatus.UNCERTAIN),
+        last_error__startswith=NOT_ATTEMPTED,
+        next_attempt_at__gt=now,
+    ).update(next_attempt_at=now)
 
 
 _CONNECTION_CODES = {421}  # "service not available, closing the channel": the server, for every message
@@ -771,6 +785,7 @@ def _send_immediate_alerts(
     base = _scoped(Alert.objects.filter(delivery=DeliveryMode.IMMEDIATE), organization_id)
     summary.uncertain += _settle_lost_resends(base, clock())
     seen: set[int] = set()
+    reachable = False
     while True:
         candidates = _alerts_with_content(base.filter(_claimable(clock())).order_by("pk")[:SEND_BATCH])
         batch = [alert for alert in candidates if alert.pk not in seen]
@@ -814,6 +829,9 @@ def _send_immediate_alerts(
                 continue
             _on_fresh_connection(lambda alert=alert, to=to: _record_sent(Alert, alert.pk, clock(), to))
             summary.sent += 1
+            if not reachable:
+                reachable = True
+                _undefer(base, clock())  # the next batch takes them
 
 
 def _digest_alerts_waiting(digests: QuerySet[Digest]) -> QuerySet[Alert]:
@@ -866,6 +884,8 @@ def _send_digests(
             .exclude(status__in=(SendStatus.SENT, SendStatus.SKIPPED))
             .update(status=SendStatus.UNCERTAIN, next_attempt_at=None, last_error=LOST_RESEND_ERROR)
         )
+    if summary.sent:  # the server answered this run: deferred digests need not wait for their backoff
+        _undefer(base, clock())
     candidates = list(base.filter(_claimable(clock())).select_related("organization", "recipient").order_by("pk"))
     info = _recipients_info({digest.recipient_id for digest in candidates}) if candidates else {}
     for digest in candidates:

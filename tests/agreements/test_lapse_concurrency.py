@@ -50,13 +50,35 @@ def _history(pk: int):
 def test_two_concurrent_nightly_runs_write_one_history_row_per_transition_and_lose_no_edit(celery_worker_factory):
     org = f.organization(name="Concurrent Nightly Health")
     vendor = f.vendor(org, legal_name="Lapsing Vendor")
-    lapsing = [
-        f.agreement(vendor, expires_on=f.days(-1 - number % 30), signed_document=False).pk for number in range(LAPSING)
-    ]
-    renewing = [
-        f.agreement(vendor, expires_on=f.days(-5), auto_renews=True, renewal_term_months=12, signed_document=False).pk
-        for _ in range(RENEWING)
-    ]
+    common = {
+        "organization": org,
+        "vendor": vendor,
+        "status": AgreementStatus.EXECUTED,
+        "executed_on": f.days(-730),
+        "effective_on": f.days(-730),
+        "breach_notification_days": 30,
+    }
+    # Bulk-created (no history of their creation): the history rows counted are the job's own.
+    created = BusinessAssociateAgreement.objects.bulk_create(
+        [
+            BusinessAssociateAgreement(title=f"Lapsing BAA {number}", expires_on=f.days(-1 - number % 30), **common)
+            for number in range(LAPSING)
+        ]
+        + [
+            BusinessAssociateAgreement(
+                title=f"Renewing BAA {number}",
+                expires_on=f.days(-5),
+                auto_renews=True,
+                renewal_term_months=12,
+                **common,
+            )
+            for number in range(RENEWING)
+        ]
+    )
+    if created[0].pk is None:  # backends that do not return ids from a bulk insert
+        created = list(BusinessAssociateAgreement.objects.filter(organization=org).order_by("pk"))
+    lapsing = [agreement.pk for agreement in created[:LAPSING]]
+    renewing = [agreement.pk for agreement in created[LAPSING:]]
     workers = [celery_worker_factory(), celery_worker_factory()]
 
     # People's edits while the runs go on, from the end of the list (the job goes from the start), so

@@ -618,3 +618,23 @@ def test_it_resends_an_uncertain_email_once_then_stops():
     waiting = _failure_update(down, 2, now, now, "a@example.org")
     assert (waiting["status"], waiting["uncertain_at"]) == (SendStatus.UNCERTAIN, now)
     assert waiting["next_attempt_at"] is not None
+
+
+def test_it_sends_the_deferred_emails_as_soon_as_the_server_answers_again(smtp_settings):
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    smtp_settings.stop()
+    down = dispatch(f.TODAY)
+    assert (down.sent, down.failed, down.deferred) == (0, 1, 2)
+
+    smtp_settings.start()
+    late = f.vendor(world.org, legal_name="Late Vendor")
+    f.engagement(late, world.center)
+    run_rules(world, f.TODAY)
+    back = dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(minutes=1), daily=False)
+
+    # The new finding's alerts go out, and with them the two deferred ones; the one that was tried
+    # and failed waits for its backoff.
+    assert (back.sent, back.failed, back.deferred) == (5, 0, 0)
+    tried = Alert.objects.get(attempts=1, status=SendStatus.RETRYING)
+    assert tried.next_attempt_at > at_seven(f.TODAY) + datetime.timedelta(minutes=1)
