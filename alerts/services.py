@@ -975,8 +975,9 @@ def _next_check(organization_id: int | None) -> datetime.datetime | None:
     """When an email becomes due again: the earliest retry or resend, or the expiry of a claim (its
     worker may be dead). Two queries."""
     moments = []
-    for model in (Alert, Digest):
-        row = _scoped(model.objects.all(), organization_id).aggregate(
+    # A digest's alerts follow their digest: only the digest's own times count.
+    for queryset in (Alert.objects.filter(delivery=DeliveryMode.IMMEDIATE), Digest.objects.all()):
+        row = _scoped(queryset, organization_id).aggregate(
             retry=Min(
                 "next_attempt_at",
                 filter=Q(status__in=(SendStatus.RETRYING, SendStatus.UNCERTAIN), next_attempt_at__isnull=False),
