@@ -228,7 +228,7 @@ def test_it_records_failures_while_smtp_is_down_and_delivers_each_once_when_it_i
     dispatch(f.TODAY, T0 + datetime.timedelta(minutes=30), daily=False)
     finished_runs(3, worker)
     row = record_scenario(
-        "SMTP down, then back",
+        "SMTP down, then back (runs by hand)",
         expected=expected_deliveries(),
         counts=smtp_server.count_by_message_id(),
         note=f"{failed_while_down} alerts recorded as failed or deferred while down",
@@ -272,7 +272,7 @@ def test_it_loses_and_duplicates_nothing_when_the_worker_is_killed_mid_dispatch(
     finished_runs(2, survivor)
 
     row = record_scenario(
-        "worker SIGKILLed mid-dispatch",
+        "worker SIGKILLed mid-dispatch (runs by hand)",
         expected=expected_deliveries(),
         counts=smtp_server.count_by_message_id(),
         note=f"killed after {delivered_before_the_kill} emails, with 1 claimed and {statuses[SendStatus.PENDING]} "
