@@ -207,8 +207,10 @@ if ALERT_CLAIM_TIMEOUT <= 2 * _SMTP_TIMEOUT:
         "the timeout option of EMAIL_URL): a worker still talking to the server would lose its claim."
     )
 ALERT_RETRY_SECONDS = env_int("ALERT_RETRY_SECONDS", 300, minimum=1, maximum=6 * 3600)
-# Absolute links in emails and reports.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute links in emails and reports. Unset, they follow the port the development server listens on
+# (scripts/run.sh serves PORT, and its worker and beat inherit it), so no link points to another port.
+DEVELOPMENT_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{DEVELOPMENT_PORT}").rstrip("/")
 
 # Compliance rules.
 EXPIRY_HORIZON_DAYS = env_int("EXPIRY_HORIZON_DAYS", 90, minimum=1, maximum=3650)
