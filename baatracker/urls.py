@@ -18,4 +18,6 @@ urlpatterns = [
     path("checklists/", include("checklists.urls")),
     path("alerts/", include("alerts.urls")),
     path("reports/", include("reports.urls")),
+    # Reading signed documents (issue 12).
+    path("documents/", include("documents.urls")),
 ]

@@ -18,6 +18,7 @@ class FindingKind(models.TextChoices):
     CHECKLIST_INCOMPLETE = "checklist_incomplete", "Teleradiology checklist incomplete"
     CHECKLIST_REVIEW_OVERDUE = "checklist_review_overdue", "Teleradiology checklist review overdue"
     SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor touching PHI without a downstream BAA"
+    BAA_LACKS_PROVISION = "baa_lacks_provision", "BAA lacks a required provision"
 
 
 class Severity(models.TextChoices):

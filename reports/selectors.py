@@ -38,6 +38,7 @@ from compliance.rules import (
     engagements_with_phi_access,
     with_item_one_computed,
 )
+from documents.models import ProvisionReview
 from facilities.models import Facility
 from organizations.models import Organization
 from organizations.querysets import Action
@@ -276,14 +277,20 @@ def _inventory(scope: Scope, as_of: datetime.date) -> list[InventoryRow]:
     )
     engagements = list(engagements)
     shown_ids = {e.shown_agreement_id for e in engagements if e.shown_agreement_id}
-    documents = AgreementDocument.objects.filter(
-        kind__in=(DocumentKind.SIGNED_AGREEMENT, DocumentKind.AMENDMENT)
-    ).order_by("-uploaded_at", "-pk")
+    documents = (
+        AgreementDocument.objects.filter(kind__in=(DocumentKind.SIGNED_AGREEMENT, DocumentKind.AMENDMENT))
+        .select_related("reading")
+        .order_by("-uploaded_at", "-pk")
+    )
     agreements = {
         agreement.pk: agreement
         for agreement in scope.of(BusinessAssociateAgreement)
         .filter(pk__in=shown_ids)
-        .prefetch_related(Prefetch("documents", queryset=documents, to_attr="documents_on_file"))
+        .prefetch_related(
+            Prefetch("documents", queryset=documents, to_attr="documents_on_file"),
+            # The provision review of each BAA, with page references: what an auditor samples.
+            Prefetch("provision_reviews", queryset=ProvisionReview.objects.order_by("pk"), to_attr="provisions"),
+        )
     }
     rows = []
     for engagement in engagements:
