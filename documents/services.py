@@ -105,6 +105,7 @@ def document_read(*, document_id: int) -> DocumentReading:
     with transaction.atomic():
         if reading.safety == Safety.REFUSED:
             document.file.delete(save=False)
+            document.save(update_fields=["file"])
         elif document.kind == DocumentKind.SIGNED_AGREEMENT:
             document_review_store(document=document)
         reading.state, reading.finished_at = ReadingState.DONE, timezone.now()
