@@ -263,13 +263,15 @@ class AgreementForm(forms.ModelForm):
     @property
     def breach_window_warning(self) -> str:
         days = self.cleaned_data.get("breach_notification_days")
-        window, unit = self.cleaned_data.get("breach_notification_window"), self.cleaned_data.get("breach_notification_unit")
+        window = self.cleaned_data.get("breach_notification_window")
+        unit = self.cleaned_data.get("breach_notification_unit")
         if window is not None and unit:
             days = breach_window_max_days(window, unit)
         if days is not None and days > MAX_BREACH_NOTIFICATION_DAYS:
             return (
-                f"The breach-notification window of up to {days} calendar days is longer than the {MAX_BREACH_NOTIFICATION_DAYS} "
-                "calendar days 45 CFR 164.410(b) allows: amend the agreement. It is listed as a finding until then."
+                f"The breach-notification window of up to {days} calendar days is longer than the "
+                f"{MAX_BREACH_NOTIFICATION_DAYS} calendar days 45 CFR 164.410(b) allows: amend the agreement. "
+                "It is listed as a finding until then."
             )
         return ""
 

@@ -114,9 +114,7 @@ class BusinessAssociateAgreement(models.Model):
     breach_notification_window = models.PositiveSmallIntegerField(
         "breach-notification window", null=True, blank=True, help_text="The number the BAA states, in its unit."
     )
-    breach_notification_unit = models.CharField(
-        "unit", max_length=16, choices=BreachWindowUnit.choices, blank=True
-    )
+    breach_notification_unit = models.CharField("unit", max_length=16, choices=BreachWindowUnit.choices, blank=True)
     ce_signatory = models.CharField("covered entity signatory", max_length=200, blank=True)
     ba_signatory = models.CharField("business associate signatory", max_length=200, blank=True)
     supersedes = models.OneToOneField(

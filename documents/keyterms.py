@@ -19,16 +19,37 @@ from dataclasses import dataclass
 from documents.provisions import Sentence
 
 WORD_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "twenty-four": 24, "thirty": 30, "forty-five": 45,
-    "forty-eight": 48, "sixty": 60, "seventy-two": 72, "ninety": 90,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "twenty-four": 24,
+    "thirty": 30,
+    "forty-five": 45,
+    "forty-eight": 48,
+    "sixty": 60,
+    "seventy-two": 72,
+    "ninety": 90,
 }
-_NUMBER = r"(?:(?P<word>[a-z]+(?:-[a-z]+)?)\s*\(\s*(?P<digits>\d{1,3})\s*\)|(?P<bare>\d{1,3})|(?P<onlyword>" + "|".join(
-    sorted(WORD_NUMBERS, key=len, reverse=True)
-) + r"))"
+_NUMBER = (
+    r"(?:(?P<word>[a-z]+(?:-[a-z]+)?)\s*\(\s*(?P<digits>\d{1,3})\s*\)|(?P<bare>\d{1,3})|(?P<onlyword>"
+    + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True))
+    + r"))"
+)
 DURATION = re.compile(_NUMBER + r"\s*(?P<kind>business|working|calendar)?\s*(?P<unit>hours?|days?)\b", re.IGNORECASE)
 MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-DATE = re.compile(rf"\b(?:(?P<month>{MONTHS})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}}))", re.I)
+DATE = re.compile(
+    rf"\b(?:(?P<month>{MONTHS})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}}))", re.I
+)
 
 
 class Unit:
@@ -123,10 +144,14 @@ def extract(items: list[Sentence], *, provisions_found: dict[str, bool]) -> dict
     )
     for sentence in items:
         lower = sentence.text.lower()
-        if "effective_on" not in found and re.search(r"effective (?:as of|on|date)|made (?:on|as of)|entered into (?:on|as of)", lower):
+        if "effective_on" not in found and re.search(
+            r"effective (?:as of|on|date)|made (?:on|as of)|entered into (?:on|as of)", lower
+        ):
             day = parse_date(sentence.text)
             if day:
-                found["effective_on"] = Suggestion("effective_on", {"date": day.isoformat()}, sentence.text, sentence.page)
+                found["effective_on"] = Suggestion(
+                    "effective_on", {"date": day.isoformat()}, sentence.text, sentence.page
+                )
         if "expires_on" not in found:
             match = re.search(r"(?:terminate|expire)s?\s+on\s+(.{0,40})", lower)
             day = parse_date(match.group(1)) if match else None
@@ -145,7 +170,11 @@ def extract(items: list[Sentence], *, provisions_found: dict[str, bool]) -> dict
             notice = re.search(_NUMBER + r"\s*days'?\s*(?:prior\s+)?(?:written\s+)?notice", lower)
             found["auto_renewal"] = Suggestion(
                 "auto_renewal",
-                {"auto_renews": True, "renewal_term_months": months, "notice_days": _number(notice) if notice else None},
+                {
+                    "auto_renews": True,
+                    "renewal_term_months": months,
+                    "notice_days": _number(notice) if notice else None,
+                },
                 sentence.text,
                 sentence.page,
             )

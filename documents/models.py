@@ -37,9 +37,11 @@ class _ThroughDocument(RestrictedQuerySet):
     def facility_scope(self, facility_ids: list[int]) -> Q:
         from agreements.models import AgreementDocument
 
-        return Q(document__in=AgreementDocument.objects.filter(
-            AgreementDocumentQuerySet(AgreementDocument).facility_scope(facility_ids)
-        ))
+        return Q(
+            document__in=AgreementDocument.objects.filter(
+                AgreementDocumentQuerySet(AgreementDocument).facility_scope(facility_ids)
+            )
+        )
 
 
 class DocumentReading(models.Model):
@@ -93,6 +95,9 @@ class DocumentPage(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.document} page {self.number}"
+
 
 Provision = models.TextChoices("Provision", {pid: (pid, f"{pid}: {label}") for pid, (label, _) in PROVISIONS.items()})
 
@@ -118,7 +123,9 @@ class ProvisionReview(models.Model):
     """One of P1-P12 for one agreement: what the reader detected in its signed document, and the
     officer's confirmation or override with a note (history kept). compliance.rules reads this."""
 
-    agreement = models.ForeignKey(BusinessAssociateAgreement, on_delete=models.PROTECT, related_name="provision_reviews")
+    agreement = models.ForeignKey(
+        BusinessAssociateAgreement, on_delete=models.PROTECT, related_name="provision_reviews"
+    )
     provision = models.CharField(max_length=3, choices=Provision.choices)
     document = models.ForeignKey(
         "agreements.AgreementDocument", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -141,10 +148,11 @@ class ProvisionReview(models.Model):
         ordering = ["agreement", "provision"]
         constraints = [
             models.UniqueConstraint(fields=["agreement", "provision"], name="provision_review_unique"),
-            models.CheckConstraint(
-                condition=Q(officer_verdict="") | ~Q(note=""), name="provision_verdict_has_note"
-            ),
+            models.CheckConstraint(condition=Q(officer_verdict="") | ~Q(note=""), name="provision_verdict_has_note"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.provision} of {self.agreement_id}: {'present' if self.present else 'missing'}"
 
     @property
     def present(self) -> bool:
@@ -202,3 +210,6 @@ class KeyTermSuggestion(models.Model):
     class Meta:
         ordering = ["agreement", "term"]
         constraints = [models.UniqueConstraint(fields=["agreement", "document", "term"], name="key_term_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_term_display()} ({self.get_state_display()})"

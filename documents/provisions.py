@@ -29,9 +29,15 @@ FUZZY_THRESHOLD = 88
 
 PROVISIONS: dict[str, tuple[str, str]] = {
     "P1": ("Permitted and required uses and disclosures of PHI", "45 CFR 164.504(e)(2)(i)"),
-    "P2": ("No use or further disclosure other than as the contract permits or the law requires", "45 CFR 164.504(e)(2)(ii)(A)"),
+    "P2": (
+        "No use or further disclosure other than as the contract permits or the law requires",
+        "45 CFR 164.504(e)(2)(ii)(A)",
+    ),
     "P3": ("Appropriate safeguards; Subpart C (Security Rule) for ePHI", "45 CFR 164.504(e)(2)(ii)(B)"),
-    "P4": ("Report non-permitted uses or disclosures, breaches of unsecured PHI and security incidents", "45 CFR 164.504(e)(2)(ii)(C); 164.314(a)(2)(i)(C)"),
+    "P4": (
+        "Report non-permitted uses or disclosures, breaches of unsecured PHI and security incidents",
+        "45 CFR 164.504(e)(2)(ii)(C); 164.314(a)(2)(i)(C)",
+    ),
     "P5": ("Subcontractors agree to the same restrictions (flow-down)", "45 CFR 164.504(e)(2)(ii)(D)"),
     "P6": ("PHI made available for access", "45 CFR 164.504(e)(2)(ii)(E), 164.524"),
     "P7": ("PHI made available for amendment", "45 CFR 164.504(e)(2)(ii)(F), 164.526"),
@@ -50,7 +56,16 @@ PATTERNS: dict[str, list[list[str]]] = {
         ["phi"],
         USE,
         ["only", "solely", "exclusively", "may", "permitted to", "authorized to", "authorised to"],
-        ["perform", "provide the services", "deliver", "services", "purposes", "on behalf of ce", "set forth in", "described in"],
+        [
+            "perform",
+            "provide the services",
+            "deliver",
+            "services",
+            "purposes",
+            "on behalf of ce",
+            "set forth in",
+            "described in",
+        ],
     ],
     "P2": [
         [r"re:\b(?:not|never|no)\b(?:\W+\w+){0,3}?\W+(?:use|disclos)"],
@@ -63,7 +78,16 @@ PATTERNS: dict[str, list[list[str]]] = {
     ],
     "P4": [
         ["report", "notify", "notif", "notice", "tell", "inform", "advise"],
-        ["not provided for", "not permit", "not allow", "not authori", "unauthori", "breach of unsecured", "breaches of unsecured", "164.410"],
+        [
+            "not provided for",
+            "not permit",
+            "not allow",
+            "not authori",
+            "unauthori",
+            "breach of unsecured",
+            "breaches of unsecured",
+            "164.410",
+        ],
         ["security incident"],
     ],
     "P5": [
@@ -73,8 +97,12 @@ PATTERNS: dict[str, list[list[str]]] = {
         ["restriction", "condition", "requirement", "protective", "obligation"],
     ],
     "P6": [
-        [r"re:164\.524", r"re:\baccess\b.{0,80}designated record set", r"re:designated record set.{0,80}\baccess\b",
-         r"re:make available.{0,60}designated record set"],
+        [
+            r"re:164\.524",
+            r"re:\baccess\b.{0,80}designated record set",
+            r"re:designated record set.{0,80}\baccess\b",
+            r"re:make available.{0,60}designated record set",
+        ],
     ],
     "P7": [[r"re:164\.526", r"re:\bamend\w*.{0,80}(?:designated record set|phi)"]],
     "P8": [[r"re:164\.528", r"re:accounting of disclosure", r"re:account for disclosure"]],
@@ -188,12 +216,16 @@ _COMPILED = {pid: [[(_compile(a), a) for a in group] for group in groups] for pi
 
 
 def _group_matches(group, text: str, ocr: bool) -> bool:
-    for pattern, literal in group:
+    for pattern, _literal in group:
         if pattern.search(text):
             return True
     if ocr:
         for _, literal in group:
-            if not literal.startswith("re:") and len(literal) >= 6 and fuzz.partial_ratio(literal, text) >= FUZZY_THRESHOLD:
+            if (
+                not literal.startswith("re:")
+                and len(literal) >= 6
+                and fuzz.partial_ratio(literal, text) >= FUZZY_THRESHOLD
+            ):
                 return True
     return False
 

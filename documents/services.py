@@ -198,13 +198,19 @@ def _apply(agreement: BusinessAssociateAgreement, term: str, value: dict) -> Non
 
 
 @transaction.atomic
-def key_term_decide(*, suggestion: KeyTermSuggestion, action: str, user, value: dict | None = None) -> KeyTermSuggestion:
+def key_term_decide(
+    *, suggestion: KeyTermSuggestion, action: str, user, value: dict | None = None
+) -> KeyTermSuggestion:
     """Accept, correct (with ``value``) or dismiss a suggestion; only accept and correct write to the
     agreement, through agreements.services.agreement_save (its checks and history)."""
     from agreements.services import agreement_save
     from compliance.services import schedule_compliance_run
 
-    states = {"accept": SuggestionState.ACCEPTED, "correct": SuggestionState.CORRECTED, "dismiss": SuggestionState.DISMISSED}
+    states = {
+        "accept": SuggestionState.ACCEPTED,
+        "correct": SuggestionState.CORRECTED,
+        "dismiss": SuggestionState.DISMISSED,
+    }
     if action not in states:
         raise ValidationError("Unknown action.")
     if action == "correct":

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - agreement text, kept one clause per line
 """The test corpus, generated: BAAs rendered to PDF by WeasyPrint, and scans made from them.
 
 - ``hhs_clauses()``: the HHS sample provisions (../shared/domain/hhs_sample_baa_provisions.txt),
@@ -46,9 +47,14 @@ def _hhs_paragraphs() -> list[str]:
 def _hhs(paragraphs: list[str], start: str) -> str:
     """The HHS paragraph starting with ``start``, its drafting guidance in brackets resolved."""
     text = next(p for p in paragraphs if p.startswith(start))
-    text = text.replace("[Choose either \u201ccovered entity\u201d or \u201cindividual or the individual\u2019s designee\u201d]", "covered entity")
+    text = text.replace(
+        "[Choose either \u201ccovered entity\u201d or \u201cindividual or the individual\u2019s designee\u201d]",
+        "covered entity",
+    )
     text = text.replace("[Choose either \u201ccovered entity\u201d or \u201cindividual\u201d]", "covered entity")
-    text = text.replace("[Insert effective date]", "January 1, 2025").replace("[Insert termination date or event]", "December 31, 2027")
+    text = text.replace("[Insert effective date]", "January 1, 2025").replace(
+        "[Insert termination date or event]", "December 31, 2027"
+    )
     text = text.replace("[Insert Name of Business Associate]", "Northwind PACS Inc.").replace(
         "[Insert Name of Covered Entity]", "Lakeside Imaging Network"
     )
@@ -62,10 +68,15 @@ def hhs_clauses(breach_window: str | None = None) -> list[Clause]:
     p = _hhs_paragraphs()
     report = _hhs(p, "(c) Report to covered entity")
     if breach_window:
-        report = report.rstrip(";") + f", and shall notify covered entity of any breach of unsecured protected health information {breach_window} after discovery;"
+        report = (
+            report.rstrip(";")
+            + f", and shall notify covered entity of any breach of unsecured protected health information {breach_window} after discovery;"
+        )
     return [
         _h("Business Associate Agreement"),
-        _c("This Business Associate Agreement is entered into between Lakeside Imaging Network (\u201cCovered Entity\u201d) and Northwind PACS Inc. (\u201cBusiness Associate\u201d)."),
+        _c(
+            "This Business Associate Agreement is entered into between Lakeside Imaging Network (\u201cCovered Entity\u201d) and Northwind PACS Inc. (\u201cBusiness Associate\u201d)."
+        ),
         _h("Definitions"),
         _c(_hhs(p, "The following terms used")),
         _c(_hhs(p, "(a) Business Associate.")),
@@ -89,7 +100,9 @@ def hhs_clauses(breach_window: str | None = None) -> list[Clause]:
             "P1",
         ),
         _c(_hhs(p, "(b) A business associate may use or disclose protected health information as required by law.")),
-        _c("(c) Business associate agrees to make uses and disclosures and requests for protected health information consistent with covered entity\u2019s minimum necessary policies and procedures."),
+        _c(
+            "(c) Business associate agrees to make uses and disclosures and requests for protected health information consistent with covered entity\u2019s minimum necessary policies and procedures."
+        ),
         _c(_hhs(p, "(d) Business associate may not use or disclose protected health information in a manner")),
         _h("Term and Termination"),
         _c(_hhs(p, "(a) Term.")),
@@ -198,8 +211,7 @@ def render(clauses: list[Clause], *, pages: int = 1) -> bytes:
     filler = (
         "<div style='page-break-before: always'><h2>Schedule</h2>"
         + "<p>The service levels, support hours and fees of the Master Services Agreement apply to the hosted image "
-        "archive, the viewer and the routing gateway, as listed in the order form for each site.</p>" * 14
-        + "</div>"
+        "archive, the viewer and the routing gateway, as listed in the order form for each site.</p>" * 14 + "</div>"
     )
     body = "".join(parts) + filler * (pages - 1)
     page_css = "@page { size: letter; margin: 2cm } body { font-family: 'DejaVu Serif'; font-size: 11pt }"

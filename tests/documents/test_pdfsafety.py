@@ -55,9 +55,11 @@ def test_it_refuses_form_javascript_in_a_field(hhs_pdf):
     def field_script(writer):
         js = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("x")})
         writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
-            {NameObject("/Fields"): writer._add_object(DictionaryObject({NameObject("/AA"): DictionaryObject(
-                {NameObject("/K"): writer._add_object(js)}
-            )}))}
+            {
+                NameObject("/Fields"): writer._add_object(
+                    DictionaryObject({NameObject("/AA"): DictionaryObject({NameObject("/K"): writer._add_object(js)})})
+                )
+            }
         )
 
     assert check_pdf(_modified(hhs_pdf, field_script)).problems == ["JavaScript"]

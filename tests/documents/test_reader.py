@@ -17,7 +17,10 @@ def test_it_reads_the_text_layer_per_page_with_progress_events(hhs_pdf, tmp_path
     assert [e["event"] for e in events] == ["safety", "page", "page", "page", "done"]
     pages = [e for e in events if e["event"] == "page"]
     assert {e["method"] for e in pages} == {"text_layer"} and all(e["confidence"] is None for e in pages)
-    assert "Business associate may only use or disclose" in " ".join(pages[1]["text"].split() + pages[0]["text"].split()) or "may only use" in pages[1]["text"]
+    assert (
+        "Business associate may only use or disclose" in " ".join(pages[1]["text"].split() + pages[0]["text"].split())
+        or "may only use" in pages[1]["text"]
+    )
 
 
 def test_it_reads_a_rotated_scan_by_ocr_with_confidence(tmp_path):

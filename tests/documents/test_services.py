@@ -99,7 +99,10 @@ def test_a_signed_baa_without_flow_down_is_a_finding_until_confirmed_present(off
 
     provision_decide(review=reviews["P12"], verdict="missing", note="Only the vendor may terminate", user=officer)
     run_compliance(organization_id=agreement.organization_id)
-    assert "P12" in Finding.objects.get(agreement=agreement, kind=FindingKind.BAA_LACKS_PROVISION, resolved_at=None).explanation
+    assert (
+        "P12"
+        in Finding.objects.get(agreement=agreement, kind=FindingKind.BAA_LACKS_PROVISION, resolved_at=None).explanation
+    )
 
 
 def test_key_terms_are_written_only_when_the_officer_accepts_them(officer):
@@ -143,7 +146,7 @@ def test_the_agreement_page_shows_the_review_and_the_decision_controls(client, o
     _read(agreement, hhs_pdf)
     client.force_login(officer)
     html = client.get(reverse("agreements:detail", args=[agreement.pk])).content.decode()
-    assert 'id="provision-review"' in html and html.count("data-present=\"yes\"") == 12
+    assert 'id="provision-review"' in html and html.count('data-present="yes"') == 12
     assert "(page 2)" in html and "4 hours" in html
     review = ProvisionReview.objects.get(agreement=agreement, provision="P3")
     response = client.post(reverse("documents:provision_decide", args=[review.pk]), {"verdict": "missing", "note": ""})
@@ -152,8 +155,18 @@ def test_the_agreement_page_shows_the_review_and_the_decision_controls(client, o
     assert review.officer_verdict == ""  # refused without a note
     viewer = f.user(officer.membership.organization, role=Role.VIEWER, username="viewer")
     client.force_login(viewer)
-    assert client.post(reverse("documents:provision_decide", args=[review.pk]), {"verdict": "missing", "note": "x"}).status_code == 403
+    assert (
+        client.post(
+            reverse("documents:provision_decide", args=[review.pk]), {"verdict": "missing", "note": "x"}
+        ).status_code
+        == 403
+    )
     outsider = f.user(f.organization(name="Other"), role=Role.COMPLIANCE_OFFICER, username="outsider")
     client.force_login(outsider)
-    assert client.post(reverse("documents:provision_decide", args=[review.pk]), {"verdict": "missing", "note": "x"}).status_code == 404
+    assert (
+        client.post(
+            reverse("documents:provision_decide", args=[review.pk]), {"verdict": "missing", "note": "x"}
+        ).status_code
+        == 404
+    )
     assert client.get(reverse("documents:search"), {"q": "material term"}).context["hits"] == []
