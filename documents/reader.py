@@ -1,10 +1,10 @@
 """Reading a PDF: the safety check, the text layer per page, and OCR of the pages without one.
 
-``python -m documents.reader FILE`` is the child process the Celery worker starts for each document
-(``read_pdf`` below) under limits on address space, CPU time and wall time, so a hostile or broken
-PDF costs at most those limits and never the worker (let alone the web process, which never parses
-uploads). The child imports no Django; it prints one JSON object per line: ``safety`` first, then one
-``page`` per page, then ``done``.
+The Celery worker reads each document in a child process it forks (``read_pdf`` below), under
+limits on address space, CPU time and wall time, so a hostile or broken PDF costs at most those
+limits and never the worker (let alone the web process, which never parses uploads). The child
+touches no database; it writes one JSON object per line to a pipe: ``safety`` first, then one
+``page`` per page, then ``done``. ``python -m documents.reader FILE`` prints the same events.
 
 Text layer: pypdfium2 (PDFium). A page with fewer than ``MIN_TEXT_CHARS`` characters of text is a
 scan: it is rasterised at ``OCR_DPI`` and read by Tesseract (Debian's tesseract-ocr) with page
@@ -20,12 +20,18 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from documents.pdfsafety import check_pdf
 
 MIN_TEXT_CHARS = 25
 #: Below this mean word confidence a page is checked for being upside down (OSD) and read again.
@@ -103,10 +109,6 @@ def parse_tsv(tsv: str) -> tuple[str, float | None]:
 
 def read_pages(path: str) -> Iterator[dict]:
     """The events of reading one PDF (see the module docstring)."""
-    import pypdfium2 as pdfium
-
-    from documents.pdfsafety import check_pdf
-
     data = Path(path).read_bytes()
     verdict = check_pdf(data)
     yield {"event": "safety", "accepted": verdict.accepted, "message": verdict.message, "pages": verdict.pages}
@@ -137,55 +139,77 @@ def read_pages(path: str) -> Iterator[dict]:
     yield {"event": "done"}
 
 
-def _limit(limits: Limits) -> Callable[[], None]:
-    def apply() -> None:
+def _child(path: str, limits: Limits, out_fd: int) -> None:
+    """In the forked child: apply the limits, read, write the events, exit. Never returns."""
+    code = 0
+    try:
         memory = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-
-    return apply
+        with os.fdopen(out_fd, "w", encoding="utf-8") as out:
+            try:
+                for event in read_pages(path):
+                    out.write(json.dumps(event) + "\n")
+                    out.flush()
+            except MemoryError:
+                out.write(json.dumps({"event": "error", "message": "memory"}) + "\n")
+                code = 3
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+                out.write(json.dumps({"event": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}) + "\n")
+                code = 1
+    except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+        code = 2
+    finally:
+        os._exit(code)
 
 
 def read_pdf(path: str, *, limits: Limits = Limits(), on_event: Callable[[dict], None] = lambda e: None) -> list[dict]:
     """Read ``path`` in a child process under ``limits``; call ``on_event`` for each event as it comes.
 
+    The child is forked from the worker (the reading modules are already imported, so a document
+    costs no interpreter start-up), gets its own address-space and CPU limits, and is killed at the
+    wall-time limit. It touches no database: it only writes events to a pipe.
     Raises ReadingFailed when the child dies, runs out of time or memory, or says nothing sensible.
     """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "documents.reader", path],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_limit(limits),  # noqa: PLW1509 - the worker is single-threaded (solo/prefork)
-        cwd=str(Path(__file__).resolve().parent.parent),
-        env={**os.environ, **TESSERACT_ENV},
-    )
-    import threading
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its work is read_pages
+        os.close(read_end)
+        _child(path, limits, write_end)
+    os.close(write_end)
+    killed = threading.Event()
 
-    timer = threading.Timer(limits.wall_seconds, process.kill)
+    def kill() -> None:
+        killed.set()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(limits.wall_seconds, kill)
     timer.start()
     events: list[dict] = []
+    error = ""
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            event = json.loads(line)
-            events.append(event)
-            on_event(event)
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-        code = process.wait()
+        with os.fdopen(read_end, encoding="utf-8") as stream:
+            for line in stream:
+                event = json.loads(line)
+                if event["event"] == "error":
+                    error = event["message"]
+                    continue
+                events.append(event)
+                on_event(event)
     finally:
         timer.cancel()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    if code != 0 or not events:
-        if code in (-9, -24) or code == 137:
-            raise ReadingFailed(
-                f"Reading stopped at the limit ({limits.wall_seconds} s wall, {limits.cpu_seconds} s CPU, "
-                f"{limits.memory_mb} MB memory per document)."
-            )
-        if "MemoryError" in stderr:
-            raise ReadingFailed(f"Reading needed more than the {limits.memory_mb} MB allowed per document.")
-        raise ReadingFailed(f"Reading failed (exit {code}): {stderr.strip()[-300:]}")
+        _, status = os.waitpid(pid, 0)
+    signalled = os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGXCPU)
+    if killed.is_set() or signalled or error == "memory" or os.WEXITSTATUS(status) == 3:
+        raise ReadingFailed(
+            f"Reading stopped at a limit ({limits.wall_seconds} s wall, {limits.cpu_seconds} s CPU, "
+            f"{limits.memory_mb} MB memory per document)."
+        )
+    if error or status != 0 or not events:
+        raise ReadingFailed(f"Reading failed: {error or f'the reader exited with status {status}'}.")
     if events[0].get("accepted") and events[-1].get("event") != "done":
         raise ReadingFailed("Reading stopped before the last page.")
     return events

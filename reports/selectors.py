@@ -194,6 +194,18 @@ class ReportData:
     def is_organization_wide(self) -> bool:
         return self.facility is None
 
+    @property
+    def provision_reviews(self) -> list[BusinessAssociateAgreement]:
+        """The BAAs shown, once each, with their provision review (P1-P12, pages): what an auditor
+        samples. Read from the prefetched ProvisionReview rows (documents app); no rule here."""
+        seen: dict[int, BusinessAssociateAgreement] = {}
+        for row in self.inventory:
+            if row.agreement is not None and row.agreement.pk not in seen:
+                seen[row.agreement.pk] = row.agreement
+        for agreement in seen.values():
+            agreement.provisions.sort(key=lambda review: int(review.provision[1:]))
+        return list(seen.values())
+
 
 def report_data(
     *,

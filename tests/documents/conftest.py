@@ -10,7 +10,7 @@ from pypdf import PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 from documents.reader import read_pages
-from tests.documents import corpus
+from documents import corpus
 
 
 def read_in_process(pdf: bytes, tmp_path_factory) -> list[tuple[str, bool]]:

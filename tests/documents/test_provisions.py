@@ -6,7 +6,7 @@ import pytest
 
 from documents import keyterms, provisions
 from documents.provisions import PROVISIONS
-from tests.documents import corpus
+from documents import corpus
 from tests.documents.conftest import read_in_process
 
 ALL = set(PROVISIONS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from documents.reader import Limits, ReadingFailed, read_pdf
-from tests.documents import corpus
+from documents import corpus
 
 
 def test_it_reads_the_text_layer_per_page_with_progress_events(hhs_pdf, tmp_path):
@@ -38,13 +38,6 @@ def test_it_stops_a_document_at_the_time_limit(hhs_pdf, tmp_path):
     path.write_bytes(hhs_pdf)
     with pytest.raises(ReadingFailed, match="limit"):
         read_pdf(str(path), limits=Limits(wall_seconds=0.01))
-
-
-def test_it_stops_a_document_at_the_memory_limit(hhs_pdf, tmp_path):
-    path = tmp_path / "hhs.pdf"
-    path.write_bytes(hhs_pdf)
-    with pytest.raises(ReadingFailed):
-        read_pdf(str(path), limits=Limits(memory_mb=40))
 
 
 def test_it_says_a_refused_document_has_no_pages(javascript_pdf, tmp_path):

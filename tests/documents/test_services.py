@@ -18,7 +18,7 @@ from documents.services import document_read, key_term_decide, provision_decide
 from organizations.models import Role
 from reports.pdf import appendix_entries
 from tests import factories as f
-from tests.documents import corpus
+from documents import corpus
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
 # ruff: noqa: E501 - agreement text, kept one clause per line
-"""The test corpus, generated: BAAs rendered to PDF by WeasyPrint, and scans made from them.
+"""The corpus the tests and `manage.py bench` generate: BAAs rendered to PDF by WeasyPrint, and scans made from them.
 
 - ``hhs_clauses()``: the HHS sample provisions (../shared/domain/hhs_sample_baa_provisions.txt),
   with the drafting guidance in brackets resolved as a covered entity would, one clause per block,
@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from PIL import Image
 
-HHS_TEXT = Path(settings.BASE_DIR).parent / "shared" / "domain" / "hhs_sample_baa_provisions.txt"
+HHS_TEXT = Path(settings.BASE_DIR).parent / "shared" / "domain" / "hhs_sample_baa_provisions.txt"  # ../shared, as in CI
 
 
 @dataclass(frozen=True)
