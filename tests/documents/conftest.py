@@ -9,8 +9,8 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
-from documents.reader import read_pages
 from documents import corpus
+from documents.reader import read_pages
 
 
 def read_in_process(pdf: bytes, tmp_path_factory) -> list[tuple[str, bool]]:

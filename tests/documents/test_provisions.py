@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from documents import keyterms, provisions
+from documents import corpus, keyterms, provisions
 from documents.provisions import PROVISIONS
-from documents import corpus
 from tests.documents.conftest import read_in_process
 
 ALL = set(PROVISIONS)

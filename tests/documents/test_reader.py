@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from documents.reader import Limits, ReadingFailed, read_pdf
 from documents import corpus
+from documents.reader import Limits, ReadingFailed, read_pdf
 
 
 def test_it_reads_the_text_layer_per_page_with_progress_events(hhs_pdf, tmp_path):

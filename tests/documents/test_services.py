@@ -12,13 +12,13 @@ from agreements.models import AgreementDocument, BreachWindowUnit
 from agreements.services import document_store
 from compliance.models import Finding, FindingKind
 from compliance.services import run_compliance
+from documents import corpus
 from documents.models import KeyTermSuggestion, ProvisionReview, ReadingState, Safety
 from documents.selectors import search_pages
 from documents.services import document_read, key_term_decide, provision_decide
 from organizations.models import Role
 from reports.pdf import appendix_entries
 from tests import factories as f
-from documents import corpus
 
 pytestmark = pytest.mark.django_db
 
