@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process, utils
+
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
 from documents.models import DocumentPage, DocumentReading, KeyTermSuggestion, ProvisionReview, ReadingState
 from organizations.querysets import Action
@@ -41,7 +43,34 @@ def agreement_review(user, agreement: BusinessAssociateAgreement) -> AgreementRe
         .filter(agreement=agreement, document=provisions[0].document_id if provisions else None)
         .order_by("pk")
     )
+    for suggestion in key_terms:
+        if suggestion.term == "parties" and suggestion.value.get("names"):
+            suggestion.vendor_match = vendor_match(agreement.vendor.legal_name, suggestion.value["names"].values())
     return AgreementReview(readings, provisions, key_terms)
+
+
+@dataclass(frozen=True)
+class VendorMatch:
+    name: str
+    score: int
+
+    @property
+    def matches(self) -> bool:
+        return self.score >= VENDOR_MATCH_THRESHOLD
+
+
+#: rapidfuzz token_set_ratio at or above which a party name is taken for the vendor's legal name
+#: ("Northwind PACS Inc." and "Northwind PACS").
+VENDOR_MATCH_THRESHOLD = 85
+
+
+def vendor_match(vendor_name: str, party_names) -> VendorMatch | None:
+    """The party of the document closest to the vendor on record (case, punctuation and word order
+    ignored), so the officer sees at once when a document names another company."""
+    best = process.extractOne(
+        vendor_name, list(party_names), scorer=fuzz.token_set_ratio, processor=utils.default_process
+    )
+    return VendorMatch(best[0], int(best[1])) if best else None
 
 
 @dataclass

@@ -142,12 +142,15 @@ def test_search_finds_the_page_within_the_users_scope(officer, commercial_pdf):
 
 
 def test_the_agreement_page_shows_the_review_and_the_decision_controls(client, officer, hhs_pdf):
-    agreement = f.agreement(f.vendor(officer.membership.organization), signed_document=False)
+    agreement = f.agreement(
+        f.vendor(officer.membership.organization, legal_name="Northwind PACS"), signed_document=False
+    )
     _read(agreement, hhs_pdf)
     client.force_login(officer)
     html = client.get(reverse("agreements:detail", args=[agreement.pk])).content.decode()
     assert 'id="provision-review"' in html and html.count('data-present="yes"') == 12
     assert "(page 2)" in html and "4 hours" in html
+    assert "matches the vendor on record" in html  # "Northwind PACS Inc." in the document
     review = ProvisionReview.objects.get(agreement=agreement, provision="P3")
     response = client.post(reverse("documents:provision_decide", args=[review.pk]), {"verdict": "missing", "note": ""})
     assert response.status_code == 302
