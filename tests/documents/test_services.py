@@ -173,3 +173,22 @@ def test_the_agreement_page_shows_the_review_and_the_decision_controls(client, o
         == 404
     )
     assert client.get(reverse("documents:search"), {"q": "material term"}).context["hits"] == []
+
+
+def test_the_audit_report_lists_each_baas_provisions_with_pages(officer):
+    from reports.pdf import render_report_html
+    from reports.selectors import report_data
+
+    org = officer.membership.organization
+    vendor = f.vendor(org, legal_name="Northwind PACS")
+    f.engagement(vendor, f.facility(org), phi_maintains=True)
+    agreement = f.agreement(vendor, title="Northwind BAA", signed_document=False)
+    _read(agreement, corpus.render(corpus.without(corpus.hhs_clauses(), "P8")))
+    data = report_data(organization=org, facility=None, as_of=f.TODAY, user=officer)
+    html = render_report_html(data, paper_size="letter", report_number=1, generated_by="test")
+    section = html[html.index('id="provisions"') :]
+    assert "Northwind BAA" in section and "p. 2" in section
+    assert (
+        section.count('<span class="ok">present</span>') == 11
+        and section.count('<span class="gap">missing</span>') == 1
+    )
