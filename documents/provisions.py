@@ -230,9 +230,10 @@ def _group_matches(group, text: str, ocr: bool) -> bool:
     return False
 
 
-def review(pages: list[tuple[str, bool]]) -> dict[str, ProvisionVerdict]:
-    """Found / not found for each of P1-P12, with the quote and page of the best window."""
-    items = sentences(pages)
+def review(pages: list[tuple[str, bool]], *, items: list[Sentence] | None = None) -> dict[str, ProvisionVerdict]:
+    """Found / not found for each of P1-P12, with the quote and page of the best window (``items``:
+    the pages' sentences when the caller has them already)."""
+    items = sentences(pages) if items is None else items
     verdicts: dict[str, ProvisionVerdict] = {}
     for pid, groups in _COMPILED.items():
         best = ProvisionVerdict(pid, False)

@@ -70,6 +70,7 @@ def document_read(*, document_id: int) -> DocumentReading:
         return reading
     reading.state, reading.started_at, reading.error, reading.pages_done = ReadingState.READING, timezone.now(), "", 0
     reading.save()
+    pages: list[DocumentPage] = []
     with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:
         with document.file.open("rb") as handle:
             shutil.copyfileobj(handle, copy)
@@ -82,19 +83,18 @@ def document_read(*, document_id: int) -> DocumentReading:
                 reading.pages_total = event["pages"] if event["accepted"] else 0
                 reading.save(update_fields=["safety", "safety_message", "pages_total"])
             elif event["event"] == "page":
-                text = event["text"]
-                DocumentPage.objects.update_or_create(
-                    document=document,
-                    number=event["number"],
-                    defaults={
-                        "text": text,
-                        "search_text": _search_text(text),
-                        "method": event["method"],
-                        "ocr_confidence": event["confidence"] if event["method"] == ExtractionMethod.OCR else None,
-                    },
+                pages.append(
+                    DocumentPage(
+                        document=document,
+                        number=event["number"],
+                        text=event["text"],
+                        search_text=_search_text(event["text"]),
+                        method=event["method"],
+                        ocr_confidence=event["confidence"] if event["method"] == ExtractionMethod.OCR else None,
+                    )
                 )
-                reading.pages_done = event["number"]
-                reading.save(update_fields=["pages_done"])
+                # One UPDATE per page: the progress the agreement page shows while the reader works.
+                DocumentReading.objects.filter(pk=reading.pk).update(pages_done=event["number"])
 
         try:
             read_pdf(copy.name, limits=reading_limits(), on_event=on_event)
@@ -103,6 +103,10 @@ def document_read(*, document_id: int) -> DocumentReading:
             reading.save()
             return reading
     with transaction.atomic():
+        # A reading interrupted earlier may have left pages: this reading's pages replace them.
+        DocumentPage.objects.filter(document=document).delete()
+        DocumentPage.objects.bulk_create(pages)
+        reading.pages_done = len(pages)
         if reading.safety == Safety.REFUSED:
             document.file.delete(save=False)
             document.save(update_fields=["file"])
@@ -127,7 +131,8 @@ def document_review_store(*, document: AgreementDocument) -> None:
     is cleared then (it was about other text), and kept in the review's history.
     """
     pages = pages_for_review(document)
-    verdicts = provisions.review(pages)
+    items = provisions.sentences(pages)
+    verdicts = provisions.review(pages, items=items)
     agreement = document.agreement
     for pid, verdict in verdicts.items():
         review = ProvisionReview.objects.filter(agreement=agreement, provision=pid).first() or ProvisionReview(
@@ -144,9 +149,7 @@ def document_review_store(*, document: AgreementDocument) -> None:
         )
         review.full_clean()
         review.save()
-    suggestions = keyterms.extract(
-        provisions.sentences(pages), provisions_found={pid: v.found for pid, v in verdicts.items()}
-    )
+    suggestions = keyterms.extract(items, provisions_found={pid: v.found for pid, v in verdicts.items()})
     for term, suggestion in suggestions.items():
         KeyTermSuggestion.objects.get_or_create(
             agreement=agreement,
