@@ -195,14 +195,15 @@ class ReportData:
         return self.facility is None
 
     @property
-    def provision_reviews(self) -> list[BusinessAssociateAgreement]:
+    def provision_reviews(self) -> list[tuple[str, BusinessAssociateAgreement]]:
         """The BAAs shown, once each, with their provision review (P1-P12, pages): what an auditor
         samples. Read from the prefetched ProvisionReview rows (documents app); no rule here."""
-        seen: dict[int, BusinessAssociateAgreement] = {}
+        seen: dict[int, tuple[str, BusinessAssociateAgreement]] = {}
         for row in self.inventory:
             if row.agreement is not None and row.agreement.pk not in seen:
-                seen[row.agreement.pk] = row.agreement
-        for agreement in seen.values():
+                # The vendor's name from the engagement row (already loaded): no query per agreement.
+                seen[row.agreement.pk] = (row.vendor.legal_name, row.agreement)
+        for _, agreement in seen.values():
             agreement.provisions.sort(key=lambda review: int(review.provision[1:]))
         return list(seen.values())
 
@@ -301,7 +302,11 @@ def _inventory(scope: Scope, as_of: datetime.date) -> list[InventoryRow]:
         .prefetch_related(
             Prefetch("documents", queryset=documents, to_attr="documents_on_file"),
             # The provision review of each BAA, with page references: what an auditor samples.
-            Prefetch("provision_reviews", queryset=ProvisionReview.objects.order_by("pk"), to_attr="provisions"),
+            Prefetch(
+                "provision_reviews",
+                queryset=ProvisionReview.objects.order_by("pk").select_related("decided_by"),
+                to_attr="provisions",
+            ),
         )
     }
     rows = []
