@@ -72,13 +72,74 @@ INSTALLED_APPS = [
     "documents",
 ]
 
+# --- REST API and calendar feeds (issue #14, "api"): apps, DRF and drf-spectacular -------------------
+INSTALLED_APPS += [
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served by the app itself: no CDN
+    "api",
+    "calendars",
+]
+REST_FRAMEWORK = {
+    # A personal API token (Authorization: Bearer ...), or the browser's session (the docs page).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # The one permission gate: api.base.RestrictedViewSet restricts every queryset.
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.GatePermission"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.base.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BAA Tracker API",
+    "DESCRIPTION": "Vendors, engagements, business associate agreements, findings, checklists and audit "
+    "reports of your organization, within your role and facilities. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["api.permissions.GatePermission"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "EngagementStatusEnum": "vendors.models.EngagementStatus",
+        "AgreementStatusEnum": "agreements.models.AgreementStatus",
+        "AgreementCreateStatusEnum": "api.serializers.AGREEMENT_CREATE_STATUS_CHOICES",
+        "ChecklistItemStatusEnum": "checklists.models.ItemStatus",
+        "ChecklistItemManualStatusEnum": "api.serializers.ITEM_MANUAL_STATUS_CHOICES",
+        "ReportStatusEnum": "reports.models.ReportStatus",
+        "FacilityKindEnum": "facilities.models.FacilityKind",
+        "DocumentKindEnum": "agreements.models.DocumentKind",
+        "FindingKindEnum": "compliance.models.FindingKind",
+    },
+}
+# --- end of the REST API block ------------------------------------------------------------------------
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: refuses one over the limit from its Content-Length (baatracker/limits.py).
+    "baatracker.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store for signed-in users, and a Permissions-Policy (baatracker/headers.py).
+    "baatracker.headers.SecurityHeadersMiddleware",
     # Every page requires sign-in and an active membership (login_not_required views are exempt).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "organizations.middleware.ActiveMembershipMiddleware",
@@ -149,10 +210,20 @@ SESSION_COOKIE_AGE = IDLE_LOGOFF_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Login throttling (django-axes): lock a username + address pair after repeated failures.
+# Login throttling (django-axes) behind the reverse proxy: baatracker/signin.py says why. A user name +
+# address pair is locked after LOGIN_FAILURE_LIMIT failures (so nobody locks an account out for
+# everyone), an address after LOGIN_ADDRESS_FAILURE_LIMIT failures across user names.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "baatracker.signin.AddressThrottledAxesHandler"
+# The number of reverse proxies in front of Gunicorn that append to X-Forwarded-For (docker-compose.yml:
+# one). 0: none, the client's address is REMOTE_ADDR and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+from baatracker.proxy import proxy_settings  # noqa: E402
+
+globals().update(proxy_settings(trusted_proxy_count=TRUSTED_PROXY_COUNT))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -193,6 +264,13 @@ MAX_UPLOAD_MEGABYTES = env_int("MAX_UPLOAD_MEGABYTES", 20, minimum=1, maximum=20
 DOCUMENT_READ_MEMORY_MB = env_int("DOCUMENT_READ_MEMORY_MB", 1536, minimum=256)
 DOCUMENT_READ_CPU_SECONDS = env_int("DOCUMENT_READ_CPU_SECONDS", 300, minimum=5)
 DOCUMENT_READ_WALL_SECONDS = env_int("DOCUMENT_READ_WALL_SECONDS", 600, minimum=5)
+FILE_UPLOAD_HANDLERS = [
+    "baatracker.limits.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Form fields other than files (Django's default, stated): 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

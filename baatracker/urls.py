@@ -3,9 +3,6 @@ from django.urls import include, path
 
 from baatracker.views import healthz
 
-admin.site.site_header = "BAA Tracker administration"
-admin.site.site_title = "BAA Tracker"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -20,4 +17,10 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     # Reading signed documents (issue 12).
     path("documents/", include("documents.urls")),
+]
+
+# --- REST API and calendar feeds (issue #14, "api") ---------------------------------------------------
+urlpatterns += [
+    path("api/", include("api.urls")),
+    path("calendar/", include("calendars.urls")),
 ]

@@ -25,7 +25,7 @@ from agreements.models import (
     BusinessAssociateAgreement,
     DocumentKind,
 )
-from agreements.services import renewal_date
+from agreements.services import renewal_date, renewal_notice_deadline
 from checklists.models import COMPUTED_ITEM_NUMBER, DONE_STATUSES, TELERADIOLOGY_ITEMS, ChecklistItem
 from compliance import kinds
 from compliance.models import FindingKind, Severity
@@ -296,7 +296,7 @@ def baa_expiring(ctx: RuleContext) -> Iterable[Detection]:
         if row["auto_renews"]:
             # The renewal date the nightly roll-forward will record, if it has not run yet.
             renews_on = renewal_date(row["expires_on"], term_months=row["renewal_term_months"], as_of=ctx.as_of)
-            due_on = renews_on - datetime.timedelta(days=row["renewal_notice_days"] or 0)
+            due_on = renewal_notice_deadline(renews_on, notice_days=row["renewal_notice_days"])
             if due_on < ctx.as_of:
                 continue  # past the notice deadline: it renews; the nightly roll-forward extends it
             if due_on > ctx.horizon_end:

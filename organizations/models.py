@@ -96,6 +96,7 @@ class AccessAction(models.TextChoices):
     VIEW = "view", "Viewed"
     GENERATE = "generate", "Generated"
     VERIFY = "verify", "Verified"
+    API = "api", "Used the API"
 
 
 class AccessLogQuerySet(RestrictedQuerySet):

@@ -53,7 +53,7 @@ from vendors import importing
 from vendors.models import Engagement, EngagementStatus, Vendor, VendorCategory
 
 #: How many runs of each path, by cost: the median of these is reported.
-RUNS = {"page": 7, "compliance": 5, "alerts": 3, "pdf": 3, "import": 3, "documents": 3}
+RUNS = {"page": 7, "compliance": 5, "alerts": 3, "pdf": 3, "import": 3, "api": 7, "documents": 3}
 
 
 @dataclass(frozen=True)
@@ -319,6 +319,61 @@ def bench_pages(organization: Organization, user, runs: int, log) -> list[Result
     return results
 
 
+#: Each API list endpoint and the page it is compared with: the page that lists the same rows (25 a
+#: page, as the page shows). Engagements and checklist items have no list page of their own: the coverage
+#: matrix (engagements by vendor and facility) and the findings list stand in.
+API_PAGES = (
+    ("facilities", "/api/v1/facilities/?page_size=25", "/facilities/"),
+    ("vendors", "/api/v1/vendors/?page_size=25", "/vendors/"),
+    ("engagements", "/api/v1/engagements/?page_size=25", "/coverage/"),
+    ("agreements", "/api/v1/agreements/?page_size=25", "/agreements/"),
+    ("findings, open", "/api/v1/findings/?open=true&page_size=25", "/findings/"),
+    ("checklist items", "/api/v1/checklist-items/?page_size=25", "/findings/"),
+    ("reports", "/api/v1/reports/?page_size=25", "/reports/"),
+)
+
+
+def bench_api(organization: Organization, user, runs: int, log) -> list[Result]:
+    """Each API list endpoint (with a real token, through the whole request handling, the access-log
+    write included) against its page, measured alternately in the same run: the ratio is API / page."""
+    from api.models import TokenScope
+    from api.services import api_token_create
+
+    secure = bool(getattr(settings, "SECURE_SSL_REDIRECT", False))
+    hosts = [*settings.ALLOWED_HOSTS, "testserver"]
+    results = []
+    with override_settings(ALLOWED_HOSTS=hosts), rolled_back():
+        _, raw = api_token_create(user=user, name="bench", scope=TokenScope.READ, lifetime_days=1)
+        api_client = Client(HTTP_HOST="testserver", HTTP_AUTHORIZATION=f"Bearer {raw}")
+        page_client = _page_client(user)
+
+        def get(client: Client, url: str) -> Callable[[], object]:
+            def fetch():
+                response = client.get(url, secure=secure)
+                if response.status_code != 200:
+                    raise CommandError(f"GET {url} answered {response.status_code}, not 200.")
+                if hasattr(response, "render") and not response.is_rendered:
+                    response.render()
+                return response
+
+            return fetch
+
+        for name, api_url, page_url in API_PAGES:
+            log(f"API: {name} ({api_url}) against the page {page_url}")
+            results.append(
+                measure(
+                    f"api: {name}",
+                    get(api_client, api_url),
+                    f"the page {page_url}",
+                    get(page_client, page_url),
+                    runs=runs,
+                    target="<= 1.5x the page, queries independent of the data",
+                    notes=api_url,
+                )
+            )
+    return results
+
+
 class _Sink:
     """A local SMTP server that accepts everything and keeps what it received (aiosmtpd)."""
 
@@ -530,7 +585,7 @@ def bench_import(organization: Organization, user, rows: int, runs: int, log) ->
 
 # --- The whole benchmark -------------------------------------------------------------------------
 
-SECTIONS = ("compliance", "pages", "alerts", "pdf", "import", "documents")
+SECTIONS = ("compliance", "pages", "api", "alerts", "pdf", "import", "documents")
 
 
 def run(
@@ -543,7 +598,7 @@ def run(
 ) -> Report:
     runs = {**RUNS, **(runs or {})}
     as_of = as_of or timezone.localdate()
-    if "pages" in sections and not settings.DEBUG:
+    if ("pages" in sections or "api" in sections) and not settings.DEBUG:
         from django.contrib.staticfiles.storage import staticfiles_storage
 
         try:
@@ -571,6 +626,8 @@ def run(
         run_compliance(as_of=as_of)  # the pages and alerts need the findings
     if "pages" in sections:
         report.results.extend(bench_pages(organization, user, runs["page"], log))
+    if "api" in sections:
+        report.results.extend(bench_api(organization, user, runs["api"], log))
     if "alerts" in sections:
         report.results.append(bench_alerts(as_of, bench_size.alerts, runs["alerts"], log))
     if "pdf" in sections:

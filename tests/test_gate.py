@@ -23,7 +23,18 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("organizations", "facilities", "vendors", "agreements", "checklists", "compliance", "alerts", "reports")
+APPS = (
+    "organizations",
+    "facilities",
+    "vendors",
+    "agreements",
+    "checklists",
+    "compliance",
+    "alerts",
+    "reports",
+    "api",
+    "calendars",
+)
 
 #: Routed views without ``action_required``, and why.
 UNGATED_VIEWS = {
@@ -38,6 +49,9 @@ UNGATED_VIEWS = {
     "healthz": "load-balancer health check: no data",
     "organizations:keepalive": "extends the session of the idle-logoff timer: no data",
     "alerts:unsubscribe": "RFC 8058 one-click unsubscribe, signed token naming one user's own preferences",
+    "api:schema": "the OpenAPI schema, no data; api.permissions.GatePermission (a member's token or session)",
+    "api:docs": "the Swagger UI page, no data; sign-in required and api.permissions.GatePermission",
+    "calendars:feed": "calendar clients: the secret URL is the credential; its owner's restrict() decides",
 }
 
 #: (module, function) -> why its queries need no ``restrict``.
@@ -60,6 +74,8 @@ UNRESTRICTED_QUERIES = {
     ("agreements/forms.py", "covered_facilities_to_save"): "keeps hidden coverage on save, never shown",
     ("checklists/selectors.py", "checklist_of"): "the checklist of an engagement the gate returned",
     ("checklists/forms.py", "__init__"): "who verified: members of the organization",
+    ("checklists/views.py", "evidence_version_download"): "the history of an item the gate returned",
+    ("checklists/selectors.py", "earlier_evidence_files"): "the history of an item the gate returned",
     ("alerts/views.py", "unsubscribe"): "the user named by the signed token",
     ("alerts/selectors.py", "alert_recipients_of"): "recipients of the restricted alerts",
     ("alerts/selectors.py", "refused_addresses"): "addresses of the restricted alerts",
@@ -68,12 +84,15 @@ UNRESTRICTED_QUERIES = {
     ("reports/selectors.py", "_inventory"): "rows of the report's scope (Scope.of) and their documents",
     ("reports/selectors.py", "_checklists"): "items of the scope's checklists",
     ("reports/selectors.py", "_changes"): "history of the scope's records; names through GatedNames",
+    ("api/views.py", "base_queryset"): "what to select; api.base.RestrictedViewSet.get_queryset restricts it",
+    ("calendars/views.py", "calendar_feed"): "the feed named by its secret; events through its owner's gate",
 }
 
 #: Selectors that take neither the user nor a queryset, and why.
 SELECTORS_WITHOUT_USER = {
     "alerts/selectors.py:last_dispatch": "the organization's dispatch runs: counts, no names",
     "checklists/selectors.py:checklist_of": "the checklist of an engagement the gate returned",
+    "checklists/selectors.py:earlier_evidence_files": "the history of an item the gate returned",
     "compliance/selectors.py:severity_rank": "an SQL expression",
     "compliance/selectors.py:kind_choices": "the finding-kind registry",
     "compliance/selectors.py:coverage_matrix": "takes the restricted querysets it tabulates",

@@ -25,7 +25,7 @@ from django.test import override_settings
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 from openpyxl import load_workbook
 
-from agreements.models import BusinessAssociateAgreement
+from agreements.models import AgreementStatus, BusinessAssociateAgreement
 from agreements.services import agreement_save
 from alerts.models import Alert, AlertKind, SendStatus
 from alerts.services import alerts_dispatch
@@ -56,7 +56,23 @@ NOT_CRAWLED = {
     "password_reset_complete",
     "healthz",
     "alerts:unsubscribe",
+    # The JSON API (crawled below by its own links, ``crawl_api``), its schema, and POST-only actions.
+    "api:schema",
+    "api:token_revoke",
+    "calendars:revoke",
+    # Calendar clients' URL: its secret is shown once; the feed is read below (``calendar_texts``).
+    "calendars:feed",
 }
+API_LISTS = (
+    "facilities",
+    "vendors",
+    "engagements",
+    "agreements",
+    "documents",
+    "findings",
+    "checklist-items",
+    "reports",
+)
 #: Pages for administrators only, who are never limited to facilities (Membership.limited_facility_ids).
 ADMIN_ONLY = {
     "facilities:create",
@@ -110,7 +126,13 @@ def _build() -> dict:
         breach_notification_days=90,
         expires_on=f.days(20),
     )
-    f.subcontractor_link(tele)
+    link = f.subcontractor_link(tele)
+    link.attestation_file = ContentFile(b"%PDF-1.4 assurance", name="assurance.pdf")
+    link.save()
+    # Lifecycle pages of agreements within the visible facility: a draft (its transition forms) and a
+    # terminated one (the correction of a termination).
+    f.agreement(pacs, facilities=[visible], title="Draft PACS BAA", status=AgreementStatus.DRAFT)
+    f.agreement(pacs, facilities=[visible], title="Ended PACS BAA", status=AgreementStatus.TERMINATED)
     verifier = f.user(org, role=Role.ADMIN, username="crawl-verifier")
     for checklist in TeleradiologyChecklist.objects.filter(engagement__vendor=tele):
         item = checklist.items.get(number=2)
@@ -122,6 +144,16 @@ def _build() -> dict:
             verified_on=f.days(-10),
             next_review_on=f.days(-1),
             evidence_file=ContentFile(b"%PDF-1.4 evidence", name="licenses.pdf"),
+        )
+        # A second upload: the first file becomes an earlier version, listed and downloadable.
+        checklist_item_update(
+            item=item,
+            status=ItemStatus.COMPLETE,
+            evidence_note=item.evidence_note,
+            verified_by=verifier,
+            verified_on=f.days(-10),
+            next_review_on=f.days(-1),
+            evidence_file=ContentFile(b"%PDF-1.4 evidence v2", name="licenses-2.pdf"),
         )
     run_compliance(organization_id=org.pk)
     run_compliance(organization_id=org.pk, as_of=f.TODAY)
@@ -244,8 +276,50 @@ def test_a_facility_limited_member_never_reads_the_name_of_a_hidden_facility(cli
     assert not leaks, f"{HIDDEN} appears on {leaks}"
     assert len(visited) > 30
     if role == Role.COMPLIANCE_OFFICER:
-        missing = _route_names() - routes - NOT_CRAWLED - ADMIN_ONLY
+        json_api = {name for name in _route_names() if name.startswith("api:") and "-" in name}  # crawl_api
+        missing = _route_names() - routes - NOT_CRAWLED - ADMIN_ONLY - json_api
         assert missing == set(), f"routes the crawl did not reach: {sorted(missing)}"
+
+
+def crawl_api(client) -> tuple[set[str], list[str]]:
+    """Every API list, every row's detail and every download a list names, read as the client."""
+    routes, leaks = set(), []
+
+    def read(url: str):
+        response = client.get(url)
+        routes.add(resolve(urlsplit(url).path).view_name)
+        assert response.status_code in (200, 404), (url, response.status_code)
+        if any(word in _texts(response) for word in HIDDEN_WORDS):
+            leaks.append(url)
+        return response
+
+    for name in API_LISTS:
+        url = f"/api/v1/{name}/?page_size=200"
+        rows = read(url).json()["results"]
+        for row in rows:
+            read(f"/api/v1/{name}/{row['id']}/")
+            if row.get("download_url"):
+                read(row["download_url"])
+            for document in row.get("documents", []):
+                read(document["download_url"])
+    return routes, leaks
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.COMPLIANCE_OFFICER, Role.VIEWER])
+def test_the_api_and_the_calendar_feed_never_name_a_hidden_facility(client, world, role):
+    from calendars.services import calendar_feed_create
+
+    user = world["users"][role]
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    routes, leaks = crawl_api(client)
+    assert not leaks, f"{HIDDEN} appears in {leaks}"
+    api_routes = {name for name in _route_names() if name.startswith("api:") and name.endswith(("-list", "-detail"))}
+    assert api_routes <= routes, sorted(api_routes - routes)
+    _, secret = calendar_feed_create(user=user)
+    feed = client.get(f"/calendar/feed/{secret}.ics")
+    assert feed.status_code == 200 and "BEGIN:VEVENT" in feed.content.decode()
+    assert not any(word in feed.content.decode() for word in HIDDEN_WORDS)
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('agreements', '0004_breach_window_with_unit'),
+        ('agreements', '0005_breach_window_with_unit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -14,7 +14,7 @@ def days_become_calendar_days(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0003_auto_renewal_term_not_null'),
+        ('agreements', '0004_termination_reason'),
     ]
 
     operations = [
