@@ -19,10 +19,10 @@ from agreements.models import (
 )
 from agreements.selectors import ExpiryWindow, filter_by_expiry
 from agreements.services import TerminationCorrection
+from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from compliance.rules import MAX_BREACH_NOTIFICATION_DAYS
 from facilities.models import Facility
 from organizations.querysets import Action
-from vendors.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from vendors.models import Vendor
 
 #: Statuses an agreement may be created in: a new draft, or an agreement signed before it was recorded here.

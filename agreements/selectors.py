@@ -10,13 +10,13 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q,
 from django.db.models.functions import Coalesce
 
 from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement
+from baatracker.history import HistoryEntry, HistorySource, change_history
 from compliance.models import Finding
 from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
 from compliance.selectors import findings_by_urgency, findings_visible_to
 from facilities.models import Facility
 from organizations.querysets import HIDDEN_AGREEMENT, HIDDEN_FACILITY, Action, names_through_gate
 from vendors.models import Engagement
-from vendors.selectors import HistoryEntry, HistorySource, change_history
 
 
 class ExpiryWindow(models.TextChoices):

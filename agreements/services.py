@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agreements.models import (
@@ -23,6 +22,7 @@ from agreements.models import (
     DocumentKind,
     breach_window_max_days,
 )
+from organizations.models import Organization
 
 
 class IllegalTransition(ValidationError):
@@ -314,25 +314,51 @@ def agreements_apply_lapse(*, organization_id: int | None = None, as_of: datetim
     """Bring statuses up to date with the calendar, nightly.
 
     An auto-renewing agreement past its expiry renews for its term (repeatedly, if the job did not
-    run for a while); any other executed agreement past its expiry becomes expired. Each change is
-    saved with its history. The rules engine does not depend on this (it reads the dates), but
-    people and reports read the status.
+    run for a while); any other executed agreement past its expiry becomes expired. The rules engine
+    does not depend on this (it reads the dates), but people and reports read the status.
+
+    Safe next to a concurrent run and next to people editing agreements: under the organizations' row
+    lock (the one run_compliance takes), each change is one conditional UPDATE of the one field this
+    job owns (``status``, or ``expires_on`` for a renewal), on the condition that made it due, so a
+    row someone changed meanwhile (terminated, given a later date) is left alone, and nothing else
+    of the row (notes, dates, coverage) is written. The row is then re-read for its history record:
+    one history row per real transition, never one for a run that lost the race.
     """
     as_of = as_of or timezone.localdate()
-    lapsed = BusinessAssociateAgreement.objects.filter(status=AgreementStatus.EXECUTED, expires_on__lt=as_of)
-    if organization_id is not None:
-        lapsed = lapsed.filter(organization_id=organization_id)
     renewed = expired = 0
-    for agreement in lapsed.filter(Q(auto_renews=True)):
-        agreement.expires_on = renewal_date(
-            agreement.expires_on, term_months=agreement.renewal_term_months, as_of=as_of
-        )
-        agreement.save(update_fields=["expires_on"])
-        renewed += 1
-    for agreement in lapsed.filter(auto_renews=False):
-        agreement_transition(agreement=agreement, to_status=AgreementStatus.EXPIRED)
-        expired += 1
+    with transaction.atomic():
+        organizations = Organization.objects.select_for_update()
+        if organization_id is not None:
+            organizations = organizations.filter(pk=organization_id)
+        list(organizations.values_list("pk", flat=True))  # take the lock
+        lapsed = BusinessAssociateAgreement.objects.filter(status=AgreementStatus.EXECUTED, expires_on__lt=as_of)
+        if organization_id is not None:
+            lapsed = lapsed.filter(organization_id=organization_id)
+        due = list(lapsed.order_by("pk").values_list("pk", "auto_renews", "expires_on", "renewal_term_months"))
+        for pk, auto_renews, expires_on, term_months in due:
+            still_due = BusinessAssociateAgreement.objects.filter(
+                pk=pk, status=AgreementStatus.EXECUTED, expires_on=expires_on, auto_renews=auto_renews
+            )
+            if auto_renews:
+                new_date = renewal_date(expires_on, term_months=term_months, as_of=as_of)
+                if new_date == expires_on or not still_due.update(expires_on=new_date):
+                    continue
+                renewed += 1
+            else:
+                if not still_due.update(status=AgreementStatus.EXPIRED):
+                    continue
+                expired += 1
+            _record_history(pk, "expires_on" if auto_renews else "status")
     return {"renewed": renewed, "expired": expired}
+
+
+def _record_history(pk: int, field: str) -> None:
+    """The history row of a change a conditional UPDATE wrote (an UPDATE sends no post_save): the row
+    re-read and its one changed field saved again as it is, under the row lock the UPDATE took, so
+    django-simple-history records the row (and its coverage) as it now is."""
+    agreement = BusinessAssociateAgreement.objects.get(pk=pk)
+    agreement._change_reason = "nightly date roll"
+    agreement.save(update_fields=[field])
 
 
 def agreement_validate(*, agreement: BusinessAssociateAgreement, covered_facilities: list | None) -> None:

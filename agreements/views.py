@@ -41,6 +41,7 @@ from agreements.services import (
     agreement_transition,
     document_store,
 )
+from baatracker.forms import add_service_errors
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance.services import schedule_compliance_run
 from documents.models import OfficerVerdict, Safety
@@ -50,7 +51,6 @@ from organizations.mixins import action_required, can, get_restricted_object_or_
 from organizations.models import AccessAction
 from organizations.querysets import Action
 from organizations.services import access_log_record
-from vendors.forms import add_service_errors
 from vendors.models import Vendor
 
 PER_PAGE = 25

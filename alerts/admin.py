@@ -45,8 +45,11 @@ class DispatchRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "as_of",
         "daily",
         "organization",
-        "planned",
+        "inserted",
         "sent",
+        "refused",
+        "uncertain",
+        "deferred",
         "failed",
         "skipped",
     ]

@@ -10,9 +10,14 @@ STATUS_FILTER_CHOICES = [
     ("", "Any status"),
     ("sent", "Sent"),
     ("pending", "Pending"),
+    ("uncertain", "Outcome unknown (may have arrived)"),
     ("failed", "Failed (incl. retrying and refused)"),
     ("skipped", "Skipped"),
-    *[(value, f"Only: {label}") for value, label in SendStatus.choices if value not in {"sent", "pending", "skipped"}],
+    *[
+        (value, f"Only: {label}")
+        for value, label in SendStatus.choices
+        if value not in {"sent", "pending", "skipped", "uncertain"}
+    ],
 ]
 
 

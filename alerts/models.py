@@ -4,7 +4,8 @@ Alerts consume the findings of the rules engine (compliance/rules.py); nothing h
 finding. Each alert is a row written BEFORE its email is sent and updated with the outcome, so that
 a dispatch run repeated after a crash, or two runs at once, never send the same alert twice (one
 alert per finding, threshold and recipient is a database constraint; sending is claimed with a
-conditional UPDATE, see alerts.services).
+conditional UPDATE). Where SMTP cannot tell whether a message arrived, the alert is marked
+*uncertain* and resent at most once: see the delivery semantics in alerts.services.
 """
 
 from __future__ import annotations
@@ -56,27 +57,37 @@ class SendStatus(models.TextChoices):
     RETRYING = "retrying", "Failed, will retry"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed, gave up"
-    REFUSED = "refused", "Address refused"
+    REFUSED = "refused", "Refused"
+    #: The server may or may not have the message (the connection broke or timed out after the
+    #: message was handed over, or the worker died then): resent once at ``next_attempt_at``; with no
+    #: next attempt, the resend was uncertain too and nothing more is sent.
+    UNCERTAIN = "uncertain", "Outcome unknown"
     SKIPPED = "skipped", "Skipped"
 
 
-#: Statuses after which nothing more happens (unless someone asks for a retry).
+#: Statuses after which nothing more happens (unless someone asks for a retry); an uncertain email
+#: is final once it has no next attempt.
 FINAL_STATUSES = (SendStatus.SENT, SendStatus.FAILED, SendStatus.REFUSED, SendStatus.SKIPPED)
-#: The three groups the alerts page counts.
+#: The groups the alerts page counts.
 STATUS_GROUPS: dict[str, tuple[str, ...]] = {
     "sent": (SendStatus.SENT,),
     "pending": (SendStatus.PENDING, SendStatus.SENDING),
+    "uncertain": (SendStatus.UNCERTAIN,),
     "failed": (SendStatus.RETRYING, SendStatus.FAILED, SendStatus.REFUSED),
     "skipped": (SendStatus.SKIPPED,),
 }
 
 
 class SendState(models.Model):
-    """The life of one outgoing email: pending -> sending (claimed) -> sent, or retrying/failed/refused.
+    """The life of one outgoing email: pending -> sending (claimed) -> sent, or retrying/failed/refused,
+    or uncertain (resent once).
 
     ``claim_token`` and ``claimed_at`` are set by the conditional UPDATE that claims the email, so that
     only one worker sends it; a claim older than the claim timeout belongs to a worker that died and
-    is taken over by the next run.
+    is taken over by the next run. ``handed_over_at`` is written when the server has said "go ahead"
+    to the message content, just before it is sent: from then on the server may have it, whatever
+    happens to the connection or the worker. ``uncertain_at`` is the time of the first attempt whose
+    outcome could not be known; an email that has one is never resent again after a second one.
     """
 
     status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PENDING)
@@ -85,6 +96,10 @@ class SendState(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a failed email is tried again.")
     last_error = models.TextField(blank=True)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    uncertain_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an attempt ended without knowing whether the server had the email."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     #: The address the email went (or was to go) to, as it was when sent.
     email = models.EmailField(max_length=254, blank=True)
@@ -95,7 +110,12 @@ class SendState(models.Model):
 
     @property
     def is_failure(self) -> bool:
-        return self.status in STATUS_GROUPS["failed"]
+        return self.status in STATUS_GROUPS["failed"] or self.is_final_uncertain
+
+    @property
+    def is_final_uncertain(self) -> bool:
+        """Uncertain twice: nothing more is sent unless an officer asks for it."""
+        return self.status == SendStatus.UNCERTAIN and self.next_attempt_at is None
 
 
 class DigestQuerySet(RestrictedQuerySet):
@@ -163,6 +183,10 @@ class Alert(SendState):
     due_on = models.DateField(null=True, blank=True)
     #: The day the alert became due.
     planned_on = models.DateField()
+    #: The run that inserted the row (for its "inserted" count: a concurrent run's rows are not its own).
+    planned_by = models.ForeignKey(
+        "alerts.DispatchRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = AlertQuerySet.as_manager()
 
@@ -227,7 +251,14 @@ class AlertPreference(models.Model):
 
 class DispatchRun(models.Model):
     """One run of the dispatcher and what it did: shown on the alerts page, read by the tests to know
-    that a run has finished. A run whose worker died stays without ``finished_at``."""
+    that a run has finished. A run whose worker died stays without ``finished_at``.
+
+    The counts are of alerts (a digest counts the alerts it carries): ``inserted`` rows this run wrote
+    (not those a concurrent run wrote first); ``sent`` accepted by the server; ``refused`` for good, for
+    a reason of that message (address, size); ``uncertain`` attempts whose outcome is unknown;
+    ``deferred`` not attempted because the server could not be reached; ``failed`` attempted and not
+    accepted for a passing reason (tried again later, or given up after the last attempt);
+    ``skipped`` no longer worth sending."""
 
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -236,8 +267,11 @@ class DispatchRun(models.Model):
     daily = models.BooleanField(default=True, help_text="The daily run (all reminders and digests).")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
-    planned = models.PositiveIntegerField(default=0)
+    inserted = models.PositiveIntegerField(default=0)
     sent = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    uncertain = models.PositiveIntegerField(default=0)
+    deferred = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
 

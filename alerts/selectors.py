@@ -61,8 +61,11 @@ class RefusedAddress:
 
 
 def refused_addresses(user) -> list[RefusedAddress]:
-    """Addresses the mail server refused for good, for administrators to correct: two queries."""
-    refused = Alert.objects.restrict(user, Action.ADMINISTER).filter(status=SendStatus.REFUSED)
+    """Addresses the mail server refused for good, for administrators to correct: two queries. Only the
+    refusals of the address (at RCPT, or an address that cannot be written in SMTP), not those of a
+    message (e.g. too large); the error starts with its type (alerts.services.classify_error)."""
+    address_refusals = Q(last_error__startswith="SMTPRecipientsRefused") | Q(last_error__startswith="ValueError")
+    refused = Alert.objects.restrict(user, Action.ADMINISTER).filter(address_refusals, status=SendStatus.REFUSED)
     rows = list(
         refused.values("recipient_id", "email")
         .annotate(alerts=Count("pk"), last_pk=Max("pk"), last_at=Max("created_at"))

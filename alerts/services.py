@@ -1,21 +1,38 @@
-"""Writes of the alerts app: plan the alerts that are due, send each exactly once, record every outcome.
+"""Writes of the alerts app: plan the alerts that are due, send each one, record every outcome.
 
-The guarantees, and how they are kept:
+Delivery semantics (also in README.md, "Alert delivery"):
 
 * One alert per finding, threshold and recipient: a database unique constraint; planning inserts with
-  ``ignore_conflicts``, so two runs at once, or a run repeated after a crash, plan nothing twice.
-* The alert row is written BEFORE its email is sent (status ``pending``) and updated with the
-  outcome: ``sent``; ``retrying`` with the error and the time of the next attempt (exponential
-  backoff); ``refused`` when the server refuses the address for good (5xx); ``failed`` after
-  MAX_ATTEMPTS; ``skipped`` when the finding was resolved, or the recipient no longer receives it,
-  before it went out.
-* Only one worker sends an email: it first claims the row with a conditional UPDATE (pending or due
-  for retry -> sending, with a claim token and time). A claim older than CLAIM_TIMEOUT belongs to a
-  worker that died between claiming and recording; the next run takes it over, so nothing is lost.
-* The success is recorded by one autocommitted UPDATE right after the SMTP server accepts the
-  message. A worker killed in the instant between the two sends that email again on the next run:
-  at that instant the guarantee is at-least-once (everywhere else exactly-once), and the message
-  keeps the same Message-ID at every attempt so that a duplicate is recognisable.
+  ``ignore_conflicts``, so two runs at once, or a run repeated after a crash, plan nothing twice. Each
+  row records the run that inserted it, so a run's ``inserted`` count is of its own rows.
+* The alert row is written BEFORE its email is sent (status ``pending``) and updated with the outcome
+  after (healthchecks' sendalerts does the same).
+* Only one worker sends an email: it claims the row with a conditional UPDATE (due -> ``sending``, with
+  a claim token and time). A claim older than settings.ALERT_CLAIM_TIMEOUT (derived from the SMTP
+  timeout) belongs to a worker that died; the next run takes it over.
+* Errors are classified per message, not per run. An error that belongs to one message (the address
+  is unparseable, the server refuses that recipient or that message for good with a 5xx, the message
+  is too large) makes that email ``refused``, with the server's reason, and the run goes on with the
+  next one. A passing error of one message (4xx) makes it ``retrying`` with exponential backoff
+  (settings.ALERT_RETRY_SECONDS, doubling, ``failed`` after MAX_ATTEMPTS). Only a connection-level
+  failure (cannot connect, greeting or login refused, the connection broke before the message was
+  handed over) defers the emails not yet tried, without trying each; the task then runs again when
+  their backoff ends (alerts.tasks), within minutes, not at the next beat tick.
+* Exactly once where SMTP can tell, at most twice where it cannot. Just before the message content is
+  handed to the server (after its "354 go ahead"), ``handed_over_at`` is written. If the outcome
+  cannot be known after that (timeout or dropped connection before the final reply, or the worker
+  killed between the server's acceptance and the record of it), the email is ``uncertain``: the
+  server may have it. An uncertain email is resent once, after the backoff, with the same
+  Message-ID so that the second copy is recognisable; if that resend is uncertain too, nothing more
+  is sent and the alerts page shows it to the officer, who may resend it by hand. So an alert
+  arrives at most twice, and twice only where an outcome was uncertain; never the 10 copies of 10
+  retries. A worker killed before the hand-over has certainly not delivered: its claim is taken
+  over as a plain retry.
+* A database error in the middle of a run: the record of a success is retried once on a new
+  connection (so what the server accepted stays sent); otherwise the task fails and Celery retries
+  it with backoff (alerts.tasks). Emails already recorded stay recorded.
+* ``skipped`` when the finding was resolved, or the recipient no longer receives it, before it went
+  out.
 
 Time is an argument (``as_of``, ``now``) everywhere, so that tests and back-fills control it.
 """
@@ -23,18 +40,21 @@ Time is an argument (``as_of``, ``now``) everywhere, so that tests and back-fill
 from __future__ import annotations
 
 import datetime
+import email.errors
 import logging
 import smtplib
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.core.mail.backends import smtp as smtp_backend
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Case, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from alerts import emails
@@ -57,11 +77,8 @@ logger = logging.getLogger(__name__)
 
 #: Roles that receive alerts: the people who fix the findings.
 ALERT_ROLES = (Role.ADMIN, Role.COMPLIANCE_OFFICER)
-#: A claim older than this belongs to a worker that died: the next run takes the email over. Longer
-#: than one SMTP exchange can take (EMAIL_TIMEOUT, 30 s by default), so a live worker keeps its claim.
-CLAIM_TIMEOUT = datetime.timedelta(minutes=10)
-#: Exponential backoff after a failed attempt: 5 min, 10, 20, 40 ... at most 6 h between attempts.
-RETRY_BASE_DELAY = datetime.timedelta(minutes=5)
+#: Exponential backoff after a failed attempt (settings.ALERT_RETRY_SECONDS, 5 min by default, then
+#: 10, 20, 40 ...), at most 6 h between attempts.
 RETRY_MAX_DELAY = datetime.timedelta(hours=6)
 #: After this many attempts a failing email is given up ("failed"), and shown on the alerts page.
 MAX_ATTEMPTS = 10
@@ -72,25 +89,58 @@ _CHUNK = 1000
 _ERROR_LENGTH = 2000
 
 
+def claim_timeout() -> datetime.timedelta:
+    """A claim older than this belongs to a worker that died (settings.ALERT_CLAIM_TIMEOUT)."""
+    return datetime.timedelta(seconds=settings.ALERT_CLAIM_TIMEOUT)
+
+
+def retry_base_delay() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.ALERT_RETRY_SECONDS)
+
+
+#: The counters of a run, in the order the command and the alerts page show them.
+COUNTERS = ("inserted", "sent", "refused", "uncertain", "deferred", "failed", "skipped")
+
+
 @dataclass
 class DispatchSummary:
-    planned: int = 0
+    """What a run did, counted in alerts (a digest counts the alerts it carries); see DispatchRun."""
+
+    inserted: int = 0
     digests: int = 0
     sent: int = 0
+    refused: int = 0
+    uncertain: int = 0
+    deferred: int = 0
     failed: int = 0
     skipped: int = 0
+    #: When something becomes due again (a retry, an uncertain resend, a claim that may be stale), in
+    #: the run's time; alerts.tasks runs the dispatch again then if it is soon.
+    next_check_at: datetime.datetime | None = field(default=None, compare=False)
+    finished_at: datetime.datetime | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.type == "int"}
 
     def add(self, other: DispatchSummary) -> None:
         for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            if f.type == "int":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def count(self, status: str, alerts: int = 1) -> None:
+        """Count the outcome of one attempt carrying ``alerts`` alerts."""
+        name = {
+            SendStatus.SENT: "sent",
+            SendStatus.REFUSED: "refused",
+            SendStatus.UNCERTAIN: "uncertain",
+            SendStatus.SKIPPED: "skipped",
+        }.get(status, "failed")
+        setattr(self, name, getattr(self, name) + alerts)
 
 
 def retry_delay(attempts: int) -> datetime.timedelta:
     """The wait after the ``attempts``-th failed attempt: doubles each time, capped."""
-    return min(RETRY_BASE_DELAY * 2 ** max(attempts - 1, 0), RETRY_MAX_DELAY)
+    return min(retry_base_delay() * 2 ** max(attempts - 1, 0), RETRY_MAX_DELAY)
 
 
 # --- Planning: which alerts are due today, for whom ------------------------------------------------------
@@ -195,7 +245,13 @@ def alert_recipients(findings: list[dict], *, as_of: datetime.date) -> dict[int,
     return result
 
 
-def alerts_plan(*, as_of: datetime.date, organization_id: int | None = None, first_alerts_only: bool = False) -> int:
+def alerts_plan(
+    *,
+    as_of: datetime.date,
+    organization_id: int | None = None,
+    first_alerts_only: bool = False,
+    run: DispatchRun | None = None,
+) -> int:
     """Write the alerts that are due on ``as_of`` (status pending), before anything is sent.
 
     Expiry reminders: an open baa_expiring finding (its date is the expiry date, or the notice deadline
@@ -205,8 +261,10 @@ def alerts_plan(*, as_of: datetime.date, organization_id: int | None = None, fir
     settings.MISSING_BAA_REMINDER_DAYS until the finding is resolved. With ``first_alerts_only`` only
     the first alerts of new findings are planned (the frequent run; reminders wait for the daily one).
 
-    Returns the number of alerts written; those already written (same finding, threshold and
-    recipient) are left alone, by the database constraint.
+    Those already written (same finding, threshold and recipient) are left alone, by the database
+    constraint, also when a concurrent run writes them first. Returns the number of rows this call
+    inserted when it is given its ``run`` (each row records the run that inserted it; one more query),
+    otherwise the number it tried to insert.
     """
     lead_days = list(settings.ALERT_LEAD_DAYS)
     every_days = settings.MISSING_BAA_REMINDER_DAYS
@@ -266,12 +324,15 @@ def alerts_plan(*, as_of: datetime.date, organization_id: int | None = None, fir
                     agreement_id=row["agreement_id"] if is_expiry else None,
                     due_on=row["due_on"],
                     planned_on=as_of,
+                    planned_by=run,
                 )
             )
     # A deterministic order, so that two runs inserting the same rows at once never deadlock.
     new.sort(key=lambda alert: (alert.finding_id, alert.threshold, alert.recipient_id))
     Alert.objects.bulk_create(new, batch_size=_CHUNK, ignore_conflicts=True)
-    return len(new)
+    if run is None:
+        return len(new)
+    return Alert.objects.filter(planned_by=run).count()
 
 
 def digests_prepare(*, as_of: datetime.date, organization_id: int | None = None) -> int:
@@ -320,8 +381,12 @@ RECIPIENT_LEFT = "Not sent: the recipient no longer receives this alert (role, a
 
 
 def _skip_stale(queryset: QuerySet[Alert], as_of: datetime.date) -> int:
-    """Mark skipped the alerts of ``queryset`` (still pending or retrying) not worth sending any more."""
-    waiting = queryset.filter(status__in=(SendStatus.PENDING, SendStatus.RETRYING))
+    """Mark skipped the alerts of ``queryset`` still waiting to go out (pending, retrying, or uncertain
+    and due for their one resend) that are not worth sending any more."""
+    waiting = queryset.filter(
+        Q(status__in=(SendStatus.PENDING, SendStatus.RETRYING))
+        | Q(status=SendStatus.UNCERTAIN, next_attempt_at__isnull=False)
+    )
     skipped = waiting.filter(finding__resolved_at__isnull=False).update(
         status=SendStatus.SKIPPED, last_error=RESOLVED_BEFORE_SENDING, next_attempt_at=None
     )
@@ -346,27 +411,95 @@ class _Clock:
         return self.start + datetime.timedelta(seconds=time.monotonic() - self._started)
 
 
-def _claimable(now: datetime.datetime) -> Q:
-    return (
-        Q(status=SendStatus.PENDING)
-        | Q(status=SendStatus.RETRYING, next_attempt_at__lte=now)
-        | Q(status=SendStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
+def _due(now: datetime.datetime) -> Q:
+    """Waiting to be tried: never tried, or its backoff has passed."""
+    return Q(status=SendStatus.PENDING) | Q(
+        status__in=(SendStatus.RETRYING, SendStatus.UNCERTAIN), next_attempt_at__lte=now
     )
+
+
+def _stale(now: datetime.datetime) -> Q:
+    """Claimed by a worker longer ago than the claim timeout: that worker died."""
+    return Q(status=SendStatus.SENDING, claimed_at__lt=now - claim_timeout())
+
+
+#: A stale claim whose message had been handed over, on an email already uncertain once: that was its
+#: one resend, and its outcome is unknown too.
+_LOST_RESEND = Q(handed_over_at__isnull=False, uncertain_at__isnull=False)
+
+
+def _claimable(now: datetime.datetime) -> Q:
+    return _due(now) | (_stale(now) & ~_LOST_RESEND)
 
 
 def _claim(model: type[SendState], pk: int, now: datetime.datetime) -> uuid.UUID | None:
     """Take one email for sending, or None if another worker has it (or it was dealt with meanwhile).
 
     One conditional UPDATE: of two workers claiming the same row at once, the database lets exactly
-    one change it; the other's UPDATE matches no row any more.
+    one change it; the other's UPDATE matches no row any more. Taking over a stale claim whose message
+    had been handed over makes the email uncertain (the dead worker's copy may have arrived), in the
+    same statement: this attempt is its one resend.
     """
     token = uuid.uuid4()
     claimed = (
         model.objects.filter(pk=pk)
         .filter(_claimable(now))
-        .update(status=SendStatus.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1)
+        .update(
+            status=SendStatus.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            uncertain_at=Case(
+                When(status=SendStatus.SENDING, handed_over_at__isnull=False, then=F("handed_over_at")),
+                default=F("uncertain_at"),
+            ),
+            handed_over_at=None,
+        )
     )
     return token if claimed else None
+
+
+LOST_RESEND_ERROR = (
+    "Outcome unknown: the worker resending this email stopped after handing it to the mail server, and "
+    "an earlier attempt was uncertain too. It may have arrived once or twice; it is not sent again "
+    "unless you resend it."
+)
+
+
+def _settle_lost_resends(queryset: QuerySet, now: datetime.datetime) -> int:
+    """Stale claims of a resend that had been handed over: uncertain for good, never sent a third time."""
+    return queryset.filter(_stale(now) & _LOST_RESEND).update(
+        status=SendStatus.UNCERTAIN, next_attempt_at=None, claim_token=None, last_error=LOST_RESEND_ERROR
+    )
+
+
+class _ClaimLost(Exception):
+    """Another worker took the claim over meanwhile: this one must not hand the message over."""
+
+
+def _handover(model: type[SendState], pk: int, token: uuid.UUID, clock: _Clock) -> Callable[[], None]:
+    """The record written when the server says "354 go ahead", before the content goes: from then on
+    the server may have the message whatever happens. Conditional on the claim, so that a worker
+    whose claim was taken over (it was slower than the claim timeout) stops before a second copy."""
+
+    def record() -> None:
+        if not model.objects.filter(pk=pk, claim_token=token, status=SendStatus.SENDING).update(handed_over_at=clock()):
+            raise _ClaimLost(f"{model.__name__} {pk}: the claim was taken over")
+
+    return record
+
+
+def _on_fresh_connection(write: Callable[[], object]) -> object:
+    """Run a write; if the database connection is gone (server restarted, session killed), once more on
+    a new one. Only outside a transaction: inside one, the error must abort it."""
+    try:
+        return write()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("database connection lost while recording an email's outcome; reconnecting", exc_info=True)
+        connection.close()
+        return write()
 
 
 def _sent_update(now: datetime.datetime, email: str) -> dict[str, object]:
@@ -381,18 +514,50 @@ def _sent_update(now: datetime.datetime, email: str) -> dict[str, object]:
 
 def _record_sent(model: type[SendState], pk: int, now: datetime.datetime, email: str) -> None:
     # Not conditional on the claim: the server has accepted the message, so this is the truth even if a
-    # worker took the claim over meanwhile (it would only do so after CLAIM_TIMEOUT).
+    # worker took the claim over meanwhile (it would only do so after the claim timeout).
     model.objects.filter(pk=pk).exclude(status=SendStatus.SENT).update(claim_token=None, **_sent_update(now, email))
 
 
-def _failure_update(status: str, error: str, attempts: int, now: datetime.datetime, email: str) -> dict[str, object]:
-    if status == SendStatus.RETRYING and attempts >= MAX_ATTEMPTS:
-        status = SendStatus.FAILED
-        error = f"Gave up after {attempts} attempts. {error}"
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    error: str
+    #: The failure is the connection's, not this message's: the emails not yet tried are deferred.
+    server_unreachable: bool = False
+    #: The connection may be unusable after this failure: open a new one for the next email.
+    reconnect: bool = True
+
+
+def _failure_update(
+    outcome: _Outcome, attempts: int, uncertain_at: datetime.datetime | None, now: datetime.datetime, email: str
+) -> dict[str, object]:
+    """The outcome of a failed attempt, given the email's attempts so far and whether an earlier
+    attempt was uncertain (then it was the one resend)."""
+    status, error, next_attempt_at = outcome.status, outcome.error, None
+    if status == SendStatus.UNCERTAIN:
+        if uncertain_at is None:
+            uncertain_at = now
+            next_attempt_at = now + retry_delay(attempts)
+            error = f"Outcome unknown, resent once at the next attempt with the same Message-ID. {error}"
+        else:
+            error = (
+                "Outcome unknown twice: it may have arrived once or twice; it is not sent again unless you "
+                f"resend it. {error}"
+            )
+    elif status == SendStatus.RETRYING:
+        if attempts >= MAX_ATTEMPTS:
+            status = SendStatus.UNCERTAIN if uncertain_at else SendStatus.FAILED
+            maybe = "; an earlier one may have arrived" if uncertain_at else ""
+            error = f"Gave up after {attempts} attempts{maybe}. {error}"
+        else:
+            # Still uncertain: the copy of the earlier attempt may have arrived; the resend is not made yet.
+            status = SendStatus.UNCERTAIN if uncertain_at else SendStatus.RETRYING
+            next_attempt_at = now + retry_delay(attempts)
     return {
         "status": status,
         "last_error": error[:_ERROR_LENGTH],
-        "next_attempt_at": now + retry_delay(attempts) if status == SendStatus.RETRYING else None,
+        "next_attempt_at": next_attempt_at,
+        "uncertain_at": uncertain_at,
         "email": email,
     }
 
@@ -400,50 +565,176 @@ def _failure_update(status: str, error: str, attempts: int, now: datetime.dateti
 def _record_failure(
     model: type[SendState], pk: int, token: uuid.UUID, now: datetime.datetime, outcome: _Outcome, email: str
 ) -> dict[str, object]:
-    attempts = model.objects.filter(pk=pk).values_list("attempts", flat=True).first() or 1
-    update = _failure_update(outcome.status, outcome.error, attempts, now, email)
+    row = model.objects.filter(pk=pk).values("attempts", "uncertain_at").first() or {}
+    update = _failure_update(outcome, row.get("attempts") or 1, row.get("uncertain_at"), now, email)
     # Conditional on the claim: never overwrite what a worker that took over has recorded since.
     model.objects.filter(pk=pk, claim_token=token, status=SendStatus.SENDING).update(claim_token=None, **update)
     return update
 
 
-def _defer_unreachable(queryset: QuerySet, now: datetime.datetime, error: str) -> int:
+#: How the error of an email deferred without a try begins.
+NOT_ATTEMPTED = "Not attempted:"
+
+
+def _defer_unreachable(queryset: QuerySet, now: datetime.datetime, error: str, until: datetime.datetime) -> int:
     """The mail server cannot be reached: record that on the other emails due now, without trying each
-    (every try would wait for the connection timeout), and try them again after the first delay."""
+    (every try would wait for the connection timeout), and try them again at ``until`` (the backoff
+    of the email that failed). An uncertain email stays uncertain."""
     return (
-        queryset.filter(_claimable(now))
+        queryset.filter(_due(now))
         .exclude(status=SendStatus.SENDING)
         .update(
-            status=SendStatus.RETRYING,
-            last_error=f"Not attempted: the mail server could not be reached ({error})"[:_ERROR_LENGTH],
-            next_attempt_at=now + RETRY_BASE_DELAY,
+            status=Case(
+                When(status=SendStatus.UNCERTAIN, then=Value(SendStatus.UNCERTAIN)), default=Value(SendStatus.RETRYING)
+            ),
+            last_error=f"{NOT_ATTEMPTED} the mail server could not be reached ({error})"[:_ERROR_LENGTH],
+            next_attempt_at=until,
         )
     )
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    status: str
-    error: str
-    server_unreachable: bool = False
+def _undefer(queryset: QuerySet, now: datetime.datetime) -> int:
+    """The server answers again: the emails deferred without a try are due now, not at the end of a
+    backoff that grew while it was down."""
+    return queryset.filter(
+        status__in=(SendStatus.RETRYING, SendStatus.UNCERTAIN),
+        last_error__startswith=NOT_ATTEMPTED,
+        next_attempt_at__gt=now,
+    ).update(next_attempt_at=now)
 
 
-def classify_error(exc: Exception) -> _Outcome:
-    """What a sending error means: a recipient refused for good (5xx), or something to retry later."""
+_CONNECTION_CODES = {421}  # "service not available, closing the channel": the server, for every message
+_SIZE_CODES = {452, 552}  # storage or size exceeded, at MAIL FROM with the SIZE option: this message
+
+
+def classify_error(exc: BaseException, *, handed_over: bool = False) -> _Outcome:
+    """What a sending error means, for this message and for the others.
+
+    Per message (the run goes on with the next email): the server refused this recipient or this
+    message (5xx: ``refused`` for good; 4xx: ``retrying``), the message is too large, the address
+    cannot even be written in an SMTP command (ValueError from Django's address sanitizing, no
+    SMTPUTF8). Unknown outcome: the connection broke or timed out after the message was handed over
+    and before the server's final reply (``uncertain``). Connection-level (the others are deferred):
+    cannot connect, greeting, login or sender refused, a 421, the connection broke before the message
+    was handed over.
+    """
     text = f"{type(exc).__name__}: {exc}"
+    code = getattr(exc, "smtp_code", None)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(500 <= code < 600 for code in codes):
-            return _Outcome(SendStatus.REFUSED, text)
-        return _Outcome(SendStatus.RETRYING, text)
-    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
-        return _Outcome(SendStatus.RETRYING, text)
-    # Could not connect, the connection broke, the greeting or the login failed: the server, not the
-    # message, is the problem.
-    return _Outcome(SendStatus.RETRYING, text, server_unreachable=True)
+            return _Outcome(SendStatus.REFUSED, text, reconnect=False)
+        if any(code in _CONNECTION_CODES for code in codes):
+            return _Outcome(SendStatus.RETRYING, text, server_unreachable=True)
+        return _Outcome(SendStatus.RETRYING, text, reconnect=False)
+    if isinstance(exc, smtplib.SMTPResponseException) and code in _CONNECTION_CODES:
+        return _Outcome(SendStatus.RETRYING, text, server_unreachable=True)
+    if isinstance(exc, smtplib.SMTPDataError) or (isinstance(exc, smtplib.SMTPSenderRefused) and code in _SIZE_CODES):
+        # The server answered about this message: refused it (5xx, e.g. 552 too large, 554 rejected),
+        # or not now (4xx). The answer is known even after the content was handed over.
+        status = SendStatus.REFUSED if code and 500 <= code < 600 else SendStatus.RETRYING
+        return _Outcome(status, text, reconnect=False)
+    if isinstance(exc, smtplib.SMTPNotSupportedError | ValueError | email.errors.MessageError):
+        return _Outcome(SendStatus.REFUSED, text, reconnect=False)
+    if handed_over:
+        return _Outcome(SendStatus.UNCERTAIN, text)
+    if isinstance(exc, OSError):  # smtplib's errors are OSErrors: connect, greeting, login, sender, drops
+        return _Outcome(SendStatus.RETRYING, text, server_unreachable=True)
+    # Anything else is about this message (a bug shows in its error): the others may well go out.
+    return _Outcome(SendStatus.RETRYING, text)
 
 
 # --- Sending --------------------------------------------------------------------------------------------
+
+
+class _HandoverMixin:
+    """smtplib.SMTP that knows when the message content is handed over: on the server's 354 reply to
+    DATA it calls ``before_content`` (which records it, or refuses if the claim was lost), then sets
+    ``handed_over``. A failure after that may have delivered the message."""
+
+    before_content: Callable[[], None] | None = None
+    handed_over = False
+    _awaiting_go_ahead = False
+
+    def putcmd(self, cmd, args=""):
+        self._awaiting_go_ahead = cmd.lower() == "data"
+        super().putcmd(cmd, args)
+
+    def getreply(self):
+        code, message = super().getreply()
+        if self._awaiting_go_ahead:
+            self._awaiting_go_ahead = False
+            if code == 354:
+                if self.before_content is not None:
+                    self.before_content()
+                self.handed_over = True
+        return code, message
+
+
+class _HandoverSMTP(_HandoverMixin, smtplib.SMTP):
+    pass
+
+
+class _HandoverSMTPSSL(_HandoverMixin, smtplib.SMTP_SSL):
+    pass
+
+
+class _HandoverBackend(smtp_backend.EmailBackend):
+    """Django's SMTP backend (same settings) on the hand-over-aware connection."""
+
+    @property
+    def connection_class(self):
+        return _HandoverSMTPSSL if self.use_ssl else _HandoverSMTP
+
+
+class _SendFailure(Exception):
+    def __init__(self, error: BaseException, *, handed_over: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.handed_over = handed_over
+
+
+class _Sender:
+    """One connection to the mail server for the run, reopened after a failure."""
+
+    def __init__(self) -> None:
+        self.connection = self._new()
+
+    @staticmethod
+    def _new():
+        backend = get_connection()
+        # Only the SMTP backend can fail after handing a message over; the others write it or not.
+        return _HandoverBackend() if type(backend) is smtp_backend.EmailBackend else backend
+
+    def send(self, build: Callable[[], object], before_content: Callable[[], None]) -> None:
+        """Build and send one message; a failure raises _SendFailure (with whether the content had been
+        handed over), a lost claim _ClaimLost, a database error itself."""
+        smtp = None
+        try:
+            message = build()
+            self.connection.open()  # kept open for the next message (send_messages closes what it opened)
+            smtp = getattr(self.connection, "connection", None)
+            if isinstance(smtp, _HandoverMixin):
+                smtp.before_content, smtp.handed_over = before_content, False
+            self.connection.send_messages([message])
+        except (_ClaimLost, OperationalError, InterfaceError):
+            self.reset()
+            raise
+        except Exception as exc:
+            raise _SendFailure(exc, handed_over=isinstance(smtp, _HandoverMixin) and smtp.handed_over) from exc
+        finally:
+            if isinstance(smtp, _HandoverMixin):
+                smtp.before_content = None
+
+    def reset(self) -> None:
+        self.close()
+        self.connection = self._new()
+
+    def close(self) -> None:
+        try:
+            self.connection.close()
+        except Exception:  # a broken connection may fail to close; a new one is opened next time
+            logger.debug("closing the mail connection failed", exc_info=True)
 
 
 def _recipients_info(user_ids: set[int]) -> dict[int, emails.Recipient]:
@@ -476,42 +767,30 @@ def _alerts_with_content(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
     ).prefetch_related(Prefetch("finding__agreement__covered_facilities", queryset=Facility.objects.order_by("name")))
 
 
-class _Sender:
-    """One connection to the mail server for the run, reopened after a failure."""
-
-    def __init__(self) -> None:
-        self.connection = get_connection()
-
-    def send(self, message) -> None:
-        self.connection.open()  # kept open for the next message (send_messages closes what it opened)
-        self.connection.send_messages([message])
-
-    def reset(self) -> None:
-        self.close()
-        self.connection = get_connection()
-
-    def close(self) -> None:
-        try:
-            self.connection.close()
-        except Exception:  # a broken connection may fail to close; a new one is opened next time
-            logger.debug("closing the mail connection failed", exc_info=True)
-
-
 def _scoped(queryset: QuerySet, organization_id: int | None) -> QuerySet:
     return queryset if organization_id is None else queryset.filter(organization_id=organization_id)
 
 
+@dataclass
+class _Unreachable:
+    """The connection-level failure that stopped a run's sending, and when the deferred emails are due."""
+
+    error: str
+    until: datetime.datetime
+
+
 def _send_immediate_alerts(
-    sender: _Sender, clock: _Clock, *, as_of: datetime.date, organization_id: int | None
-) -> DispatchSummary:
-    summary = DispatchSummary()
+    sender: _Sender, clock: _Clock, summary: DispatchSummary, *, as_of: datetime.date, organization_id: int | None
+) -> _Unreachable | None:
     base = _scoped(Alert.objects.filter(delivery=DeliveryMode.IMMEDIATE), organization_id)
+    summary.uncertain += _settle_lost_resends(base, clock())
     seen: set[int] = set()
+    reachable = False
     while True:
         candidates = _alerts_with_content(base.filter(_claimable(clock())).order_by("pk")[:SEND_BATCH])
         batch = [alert for alert in candidates if alert.pk not in seen]
         if not batch:
-            return summary
+            return None
         seen.update(alert.pk for alert in batch)
         info = _recipients_info({alert.recipient_id for alert in batch})
         for alert in batch:
@@ -525,43 +804,102 @@ def _send_immediate_alerts(
                 )
                 summary.skipped += 1
                 continue
-            message = emails.alert_message(
-                alert, to=to, recipient=recipient, organization_name=alert.organization.name, as_of=as_of
-            )
+
+            def build(alert=alert, to=to, recipient=recipient):
+                return emails.alert_message(
+                    alert, to=to, recipient=recipient, organization_name=alert.organization.name, as_of=as_of
+                )
+
             try:
-                sender.send(message)
-            except Exception as exc:
-                outcome = classify_error(exc)
-                logger.warning("alert %s to %s failed: %s", alert.pk, to, outcome.error)
-                _record_failure(Alert, alert.pk, token, clock(), outcome, to)
-                summary.failed += 1
-                sender.reset()
-                if outcome.server_unreachable:
-                    summary.failed += _defer_unreachable(base, clock(), outcome.error)
-                    return summary
+                sender.send(build, _handover(Alert, alert.pk, token, clock))
+            except _ClaimLost:
+                logger.warning("alert %s: claim taken over by another worker before sending; not sent", alert.pk)
                 continue
-            _record_sent(Alert, alert.pk, clock(), to)
+            except _SendFailure as failure:
+                outcome = classify_error(failure.error, handed_over=failure.handed_over)
+                logger.warning("alert %s to %s: %s (%s)", alert.pk, to, outcome.status, outcome.error)
+                update = _record_failure(Alert, alert.pk, token, clock(), outcome, to)
+                summary.count(update["status"])
+                if outcome.reconnect:
+                    sender.reset()
+                if outcome.server_unreachable:
+                    until = update["next_attempt_at"] or clock() + retry_base_delay()
+                    summary.deferred += _defer_unreachable(base, clock(), outcome.error, until)
+                    return _Unreachable(outcome.error, until)
+                continue
+            _on_fresh_connection(lambda alert=alert, to=to: _record_sent(Alert, alert.pk, clock(), to))
             summary.sent += 1
+            if not reachable:
+                reachable = True
+                _undefer(base, clock())  # the next batch takes them
+
+
+def _digest_alerts_waiting(digests: QuerySet[Digest]) -> QuerySet[Alert]:
+    return Alert.objects.filter(
+        delivery=DeliveryMode.DIGEST,
+        digest__isnull=True,
+        status=SendStatus.PENDING,
+        recipient_id__in=digests.values("recipient_id"),
+    )
+
+
+def _defer_digests(base: QuerySet[Digest], clock: _Clock, unreachable: _Unreachable) -> int:
+    """Defer the digests due now; their alerts (not yet in them) say why they wait. Returns alerts."""
+    now = clock()
+    ids = list(base.filter(_due(now)).exclude(status=SendStatus.SENDING).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    deferred = base.filter(pk__in=ids)
+    _defer_unreachable(deferred, now, unreachable.error, unreachable.until)
+    note = f"Waiting for the digest: the mail server could not be reached ({unreachable.error})"[:_ERROR_LENGTH]
+    waiting = _digest_alerts_waiting(deferred).update(last_error=note)
+    in_them = Alert.objects.filter(digest_id__in=ids).exclude(status__in=(SendStatus.SENT, SendStatus.SKIPPED))
+    return waiting + in_them.update(
+        status=Case(
+            When(status=SendStatus.UNCERTAIN, then=Value(SendStatus.UNCERTAIN)), default=Value(SendStatus.RETRYING)
+        ),
+        last_error=note,
+        next_attempt_at=unreachable.until,
+    )
 
 
 def _send_digests(
-    sender: _Sender, clock: _Clock, *, as_of: datetime.date, organization_id: int | None
-) -> DispatchSummary:
-    summary = DispatchSummary()
+    sender: _Sender,
+    clock: _Clock,
+    summary: DispatchSummary,
+    *,
+    as_of: datetime.date,
+    organization_id: int | None,
+    unreachable: _Unreachable | None,
+) -> _Unreachable | None:
     base = _scoped(Digest.objects.all(), organization_id)
+    if unreachable is not None:  # the immediate alerts found the server down: do not wait for it again
+        summary.deferred += _defer_digests(base, clock, unreachable)
+        return unreachable
+    lost = list(base.filter(_stale(clock()) & _LOST_RESEND).values_list("pk", flat=True))
+    if lost:
+        _settle_lost_resends(base.filter(pk__in=lost), clock())
+        summary.uncertain += (
+            Alert.objects.filter(digest_id__in=lost)
+            .exclude(status__in=(SendStatus.SENT, SendStatus.SKIPPED))
+            .update(status=SendStatus.UNCERTAIN, next_attempt_at=None, last_error=LOST_RESEND_ERROR)
+        )
+    if summary.sent:  # the server answered this run: deferred digests need not wait for their backoff
+        _undefer(base, clock())
     candidates = list(base.filter(_claimable(clock())).select_related("organization", "recipient").order_by("pk"))
     info = _recipients_info({digest.recipient_id for digest in candidates}) if candidates else {}
     for digest in candidates:
         token = _claim(Digest, digest.pk, clock())
         if token is None:
             continue
-        outcome = _send_digest(
+        outcome, until = _send_digest(
             sender, clock, digest, token, info.get(digest.recipient_id), as_of=as_of, summary=summary
         )
         if outcome is not None and outcome.server_unreachable:
-            _defer_unreachable(base, clock(), outcome.error)
-            break
-    return summary
+            unreachable = _Unreachable(outcome.error, until or clock() + retry_base_delay())
+            summary.deferred += _defer_digests(base, clock, unreachable)
+            return unreachable
+    return None
 
 
 def _send_digest(
@@ -573,20 +911,20 @@ def _send_digest(
     *,
     as_of: datetime.date,
     summary: DispatchSummary,
-) -> _Outcome | None:
+) -> tuple[_Outcome | None, datetime.datetime | None]:
     """Send one claimed digest: attach the recipient's waiting alerts, leave out those no longer worth
-    sending, send, and give every alert in it the digest's outcome. Returns the failure, if any."""
-    Alert.objects.filter(
-        recipient_id=digest.recipient_id,
-        delivery=DeliveryMode.DIGEST,
-        digest__isnull=True,
-        status=SendStatus.PENDING,
-        planned_on__lte=digest.day,
-    ).update(digest=digest)
+    sending, send, and give every alert in it the digest's outcome. Returns the failure, if any, and
+    when the digest is due again."""
+    _digest_alerts_waiting(Digest.objects.filter(pk=digest.pk)).filter(planned_on__lte=digest.day).update(digest=digest)
     in_digest = Alert.objects.filter(digest=digest)
     summary.skipped += _skip_stale(in_digest, as_of)
     alerts = list(
-        _alerts_with_content(in_digest.filter(status__in=(SendStatus.PENDING, SendStatus.RETRYING))).order_by("pk")
+        _alerts_with_content(
+            in_digest.filter(
+                Q(status__in=(SendStatus.PENDING, SendStatus.RETRYING))
+                | Q(status=SendStatus.UNCERTAIN, next_attempt_at__isnull=False)
+            )
+        ).order_by("pk")
     )
     ids = [alert.pk for alert in alerts]
     to = digest.recipient.email
@@ -600,26 +938,57 @@ def _send_digest(
             summary.skipped += Alert.objects.filter(pk__in=ids).update(
                 status=SendStatus.SKIPPED, last_error=RECIPIENT_LEFT
             )
-        return None
-    message = emails.digest_message(
-        digest, alerts, to=to, recipient=recipient, organization_name=digest.organization.name, as_of=as_of
-    )
+        return None, None
+
+    def build():
+        return emails.digest_message(
+            digest, alerts, to=to, recipient=recipient, organization_name=digest.organization.name, as_of=as_of
+        )
+
     try:
-        sender.send(message)
-    except Exception as exc:
-        outcome = classify_error(exc)
-        logger.warning("digest %s to %s failed: %s", digest.pk, to, outcome.error)
+        sender.send(build, _handover(Digest, digest.pk, token, clock))
+    except _ClaimLost:
+        logger.warning("digest %s: claim taken over by another worker before sending; not sent", digest.pk)
+        return None, None
+    except _SendFailure as failure:
+        outcome = classify_error(failure.error, handed_over=failure.handed_over)
+        logger.warning("digest %s to %s: %s (%s)", digest.pk, to, outcome.status, outcome.error)
         with transaction.atomic():
             update = _record_failure(Digest, digest.pk, token, clock(), outcome, to)
             Alert.objects.filter(pk__in=ids).exclude(status=SendStatus.SENT).update(**update)
-        summary.failed += len(ids)
-        sender.reset()
-        return outcome
-    with transaction.atomic():
-        _record_sent(Digest, digest.pk, clock(), to)
-        Alert.objects.filter(pk__in=ids).exclude(status=SendStatus.SENT).update(**_sent_update(clock(), to))
+        summary.count(update["status"], len(ids))
+        if outcome.reconnect:
+            sender.reset()
+        return outcome, update["next_attempt_at"]
+
+    def record() -> None:
+        with transaction.atomic():
+            _record_sent(Digest, digest.pk, clock(), to)
+            Alert.objects.filter(pk__in=ids).exclude(status=SendStatus.SENT).update(**_sent_update(clock(), to))
+
+    _on_fresh_connection(record)
     summary.sent += len(ids)
-    return None
+    return None, None
+
+
+def _next_check(organization_id: int | None) -> datetime.datetime | None:
+    """When an email becomes due again: the earliest retry or resend, or the expiry of a claim (its
+    worker may be dead). Two queries."""
+    moments = []
+    # A digest's alerts follow their digest: only the digest's own times count.
+    for queryset in (Alert.objects.filter(delivery=DeliveryMode.IMMEDIATE), Digest.objects.all()):
+        row = _scoped(queryset, organization_id).aggregate(
+            retry=Min(
+                "next_attempt_at",
+                filter=Q(status__in=(SendStatus.RETRYING, SendStatus.UNCERTAIN), next_attempt_at__isnull=False),
+            ),
+            claim=Min("claimed_at", filter=Q(status=SendStatus.SENDING)),
+        )
+        if row["retry"] is not None:
+            moments.append(row["retry"])
+        if row["claim"] is not None:
+            moments.append(row["claim"] + claim_timeout() + datetime.timedelta(seconds=1))
+    return min(moments) if moments else None
 
 
 # --- The run --------------------------------------------------------------------------------------------
@@ -633,10 +1002,11 @@ def alerts_dispatch(
     daily: bool = True,
 ) -> DispatchSummary:
     """Plan what is due and send it: the daily run (every reminder, and the digests), or the frequent
-    run (``daily=False``: first alerts of new findings, retries, and emails of a run that died).
+    run (``daily=False``: first alerts of new findings, retries, resends of uncertain emails, and
+    emails of a run that died).
 
     Safe to run twice, or twice at once: see the module docstring. Counts are of alerts (a digest
-    counts the alerts it carries).
+    counts the alerts it carries); ``next_check_at`` says when something is due again.
     """
     clock = _Clock(now or timezone.now())
     as_of = as_of or timezone.localdate(clock.start)
@@ -644,27 +1014,24 @@ def alerts_dispatch(
         organization_id=organization_id, as_of=as_of, daily=daily, started_at=timezone.now()
     )
     summary = DispatchSummary()
-    summary.planned = alerts_plan(as_of=as_of, organization_id=organization_id, first_alerts_only=not daily)
+    summary.inserted = alerts_plan(as_of=as_of, organization_id=organization_id, first_alerts_only=not daily, run=run)
     if daily:
         summary.digests = digests_prepare(as_of=as_of, organization_id=organization_id)
         # The frequent run's log of runs that found nothing to do is noise after a while.
-        DispatchRun.objects.filter(
-            daily=False, finished_at__lt=timezone.now() - RUN_LOG_DAYS, planned=0, sent=0, failed=0, skipped=0
-        ).delete()
+        idle = {name: 0 for name in COUNTERS}
+        DispatchRun.objects.filter(daily=False, finished_at__lt=timezone.now() - RUN_LOG_DAYS, **idle).delete()
     not_in_a_digest = Q(delivery=DeliveryMode.IMMEDIATE) | Q(digest__isnull=True)
     summary.skipped += _skip_stale(_scoped(Alert.objects.filter(not_in_a_digest), organization_id), as_of)
     sender = _Sender()
     try:
-        summary.add(_send_immediate_alerts(sender, clock, as_of=as_of, organization_id=organization_id))
-        summary.add(_send_digests(sender, clock, as_of=as_of, organization_id=organization_id))
+        unreachable = _send_immediate_alerts(sender, clock, summary, as_of=as_of, organization_id=organization_id)
+        _send_digests(sender, clock, summary, as_of=as_of, organization_id=organization_id, unreachable=unreachable)
     finally:
         sender.close()
+    summary.next_check_at = _next_check(organization_id)
+    summary.finished_at = clock()
     DispatchRun.objects.filter(pk=run.pk).update(
-        finished_at=timezone.now(),
-        planned=summary.planned,
-        sent=summary.sent,
-        failed=summary.failed,
-        skipped=summary.skipped,
+        finished_at=timezone.now(), **{name: getattr(summary, name) for name in COUNTERS}
     )
     logger.info("alerts dispatched for %s: %s", as_of, summary.as_dict())
     return summary
@@ -727,21 +1094,24 @@ def alert_preference_unsubscribe(*, user_id: int) -> AlertPreference | None:
 
 
 def alert_retry(*, alert: Alert, now: datetime.datetime | None = None) -> Alert:
-    """Try a failed or refused alert again at once (e.g. after the address was corrected).
+    """Try a failed, refused or twice-uncertain alert again at once (e.g. after the address was
+    corrected, or after the recipient said an uncertain email never arrived).
 
     A digest alert goes out with its digest: the digest is retried, with every failed alert in it.
     """
     now = now or timezone.now()
-    retryable = (SendStatus.RETRYING, SendStatus.FAILED, SendStatus.REFUSED)
-    if alert.status not in retryable:
+    retryable = Q(status__in=(SendStatus.RETRYING, SendStatus.FAILED, SendStatus.REFUSED)) | Q(
+        status=SendStatus.UNCERTAIN, next_attempt_at__isnull=True
+    )
+    if not (alert.is_failure or alert.status == SendStatus.RETRYING):
         raise ValidationError(f"Only a failed alert can be retried; this one is {alert.get_status_display().lower()}.")
     again = {"status": SendStatus.RETRYING, "next_attempt_at": now, "attempts": 0}
     with transaction.atomic():
         if alert.digest_id:
-            Digest.objects.filter(pk=alert.digest_id, status__in=retryable).update(**again)
-            Alert.objects.filter(digest_id=alert.digest_id, status__in=retryable).update(**again)
+            Digest.objects.filter(retryable, pk=alert.digest_id).update(**again)
+            Alert.objects.filter(retryable, digest_id=alert.digest_id).update(**again)
         else:
-            Alert.objects.filter(pk=alert.pk, status__in=retryable).update(**again)
+            Alert.objects.filter(retryable, pk=alert.pk).update(**again)
         schedule_alert_sending(organization_id=alert.organization_id)
     alert.refresh_from_db()
     return alert

@@ -11,9 +11,9 @@ from api.forms import ApiTokenForm
 from api.models import TokenScope
 from api.selectors import tokens_of
 from api.services import api_token_create, api_token_revoke
+from baatracker.forms import add_service_errors
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.querysets import Action
-from vendors.forms import add_service_errors
 
 
 @require_http_methods(["GET", "POST"])

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "simple_history",
     "axes",
+    "baatracker",  # the shared layout's template tags (baatracker/templatetags/ui.py)
     "organizations",
     "facilities",
     "vendors",
@@ -280,12 +281,27 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 globals().update(email_settings_from_url("EMAIL_URL", os.environ.get("EMAIL_URL"), file_path=str(VAR_DIR / "mail")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BAA Tracker <baa-tracker@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Alert delivery (alerts/services.py). A claim on an email older than ALERT_CLAIM_TIMEOUT seconds
+# belongs to a worker that died, and the next run takes it over: longer than one SMTP exchange can take
+# (connect, MAIL, RCPT, DATA and the final reply, each bounded by EMAIL_TIMEOUT), so a live worker keeps
+# its claim. ALERT_RETRY_SECONDS: the first wait after a failed attempt, doubling after each one.
+_SMTP_TIMEOUT = globals().get("EMAIL_TIMEOUT") or 30
+ALERT_CLAIM_TIMEOUT = env_int("ALERT_CLAIM_TIMEOUT", max(60, 4 * _SMTP_TIMEOUT), minimum=1)
+if ALERT_CLAIM_TIMEOUT <= 2 * _SMTP_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"ALERT_CLAIM_TIMEOUT={ALERT_CLAIM_TIMEOUT} must be more than twice the SMTP timeout ({_SMTP_TIMEOUT} s, "
+        "the timeout option of EMAIL_URL): a worker still talking to the server would lose its claim."
+    )
+ALERT_RETRY_SECONDS = env_int("ALERT_RETRY_SECONDS", 300, minimum=1, maximum=6 * 3600)
 # Absolute links in emails and reports. Unset, they follow the port the development server listens on
 # (scripts/run.sh serves PORT, and its worker and beat inherit it), so no link points to another port.
 DEVELOPMENT_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{DEVELOPMENT_PORT}").rstrip("/")
 
 # Compliance rules.
+#: Vendor categories whose engagements get the 7-item HIPAA checklist (checklists/models.py), and whose
+#: checklist the rules check (rules 8 and 9). One place: add a category here to give it the checklist.
+CHECKLIST_VENDOR_CATEGORIES: tuple[str, ...] = ("teleradiology",)
 EXPIRY_HORIZON_DAYS = env_int("EXPIRY_HORIZON_DAYS", 90, minimum=1, maximum=3650)
 ALERT_LEAD_DAYS = sorted(set(env_int_list("ALERT_LEAD_DAYS", [90, 60, 30, 14, 7, 1])), reverse=True)
 MISSING_BAA_REMINDER_DAYS = env_int("MISSING_BAA_REMINDER_DAYS", 7, minimum=1)
@@ -311,8 +327,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
-    # A task unacknowledged this long (e.g. its worker was killed) is delivered again.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10)}
+    # A task unacknowledged this long (e.g. its worker was killed) is delivered again. Workers look for
+    # such tasks every 10 seconds (kombu's default scans every 100), so a killed dispatch run is taken up
+    # again within the visibility timeout plus 10 seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=10),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "baatracker")
 CELERY_TASK_IGNORE_RESULT = True
 # Late acknowledgement: a task whose worker dies mid-run goes back to the queue. Every task is

@@ -11,8 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
+from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from checklists.models import ChecklistItem, ItemStatus
-from vendors.forms import DATE_WIDGET, check_file_size, upload_limit_text
 
 #: Evidence is a document, a screenshot or an exported email; nothing executable.
 EVIDENCE_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".txt", ".docx", ".xlsx", ".eml", ".msg")

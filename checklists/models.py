@@ -17,6 +17,13 @@ TELERADIOLOGY_ITEMS: tuple[str, ...] = (
     "Documented breach-notification and incident-response process",
     "Work performed inside your PACS with IT-controlled roles",
 )
+
+
+def checklist_applies(category: str) -> bool:
+    """Whether engagements of a vendor of this category have the checklist (settings.CHECKLIST_VENDOR_CATEGORIES)."""
+    return category in settings.CHECKLIST_VENDOR_CATEGORIES
+
+
 #: Item 1 is computed from the data (BAA execution date vs. first PHI access), never ticked by hand.
 COMPUTED_ITEM_NUMBER = 1
 

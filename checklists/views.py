@@ -11,17 +11,16 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from baatracker.forms import add_service_errors
 from checklists import selectors
 from checklists.forms import ChecklistItemForm
-from checklists.models import TELERADIOLOGY_ITEMS, ChecklistItem, ItemStatus
+from checklists.models import TELERADIOLOGY_ITEMS, ChecklistItem, ItemStatus, checklist_applies
 from checklists.services import checklist_ensure, checklist_item_update
 from compliance.services import schedule_compliance_run
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.models import AccessAction
 from organizations.querysets import Action
 from organizations.services import access_log_record
-from vendors.forms import add_service_errors
-from vendors.models import VendorCategory
 
 
 @require_http_methods(["GET", "POST"])
@@ -38,14 +37,14 @@ def checklist_detail(request, engagement_pk: int):
     checklist = selectors.checklist_of(engagement)
     if request.method == "POST":
         # Start the checklist of a teleradiology engagement that has none (e.g. its vendor's category changed).
-        if engagement.vendor.category != VendorCategory.TELERADIOLOGY:
+        if not checklist_applies(engagement.vendor.category):
             raise Http404("Only teleradiology engagements have this checklist.")
         with transaction.atomic():
             checklist_ensure(engagement=engagement)
             schedule_compliance_run(organization_id=engagement.facility.organization_id)
         messages.success(request, "Checklist started.")
         return redirect("checklists:detail", engagement_pk=engagement.pk)
-    if checklist is None and engagement.vendor.category != VendorCategory.TELERADIOLOGY:
+    if checklist is None and not checklist_applies(engagement.vendor.category):
         raise Http404("Only teleradiology engagements have this checklist.")
     items = list(selectors.checklist_items(request.user, checklist)) if checklist else []
     done = sum(1 for item in items if item.status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE))

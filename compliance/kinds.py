@@ -3,7 +3,7 @@
 A finding kind is declared here by one ``FindingKindSpec``: its label, the regulation it cites, its
 severity rule, the fix action and the page it links to, what its date means, the alert it sends and
 that email's wording, the teleradiology checklist item it computes and the facility it belongs to.
-Pages (compliance/templatetags/ui.py), emails (alerts/emails.py), reports (reports/selectors.py),
+Pages (compliance/templatetags/findings.py), emails (alerts/emails.py), reports (reports/selectors.py),
 exports and the admin read the registry; none of them names a kind. The rule that detects a kind
 lives in compliance/rules.py (RULES), or, for a kind registered from elsewhere, in ``detect``.
 

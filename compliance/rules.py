@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from django.conf import settings
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 
 from agreements.models import (
@@ -31,7 +32,7 @@ from compliance import kinds
 from compliance.models import FindingKind, Severity
 from documents.models import OfficerVerdict, ProvisionReview, Safety
 from documents.provisions import PROVISIONS
-from vendors.models import Engagement, EngagementStatus, SubcontractorLink, VendorCategory
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink
 
 #: 45 CFR 164.532(e): BAAs signed before this date had to be updated for the 2013 Omnibus rule.
 OMNIBUS_COMPLIANCE_DATE = datetime.date(2013, 9, 23)
@@ -440,7 +441,7 @@ def pre_omnibus_baa(ctx: RuleContext) -> Iterable[Detection]:
 
 
 def _teleradiology_engagements(ctx: RuleContext) -> QuerySet[Engagement]:
-    queryset = Engagement.objects.filter(vendor__category=VendorCategory.TELERADIOLOGY).exclude(
+    queryset = Engagement.objects.filter(vendor__category__in=settings.CHECKLIST_VENDOR_CATEGORIES).exclude(
         status=EngagementStatus.OFFBOARDED
     )
     return _scoped(queryset, ctx, "facility__organization")

@@ -90,7 +90,7 @@ def finding_detail(request, pk: int):
 
 
 def _render_detail(request, finding: Finding, form: FindingAcknowledgeForm, status: int = 200):
-    from compliance.templatetags.ui import template_exists
+    from baatracker.templatetags.ui import template_exists
 
     return render(
         request,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from agreements.selectors import agreements_covering_facility
+from baatracker.forms import render_form, save_with_service
 from facilities import selectors
 from facilities.forms import FacilityForm
 from facilities.models import Facility
@@ -93,23 +93,12 @@ def facility_update(request, pk: int):
 
 def _edit(request, facility: Facility, *, created: bool):
     form = FacilityForm(request.POST or None, instance=facility)
-    if request.method == "POST" and form.is_valid():
-        try:
-            facility = facility_save(facility=form.instance)
-        except ValidationError as error:
-            _add_errors(form, error)
-        else:
-            messages.success(request, f"Facility \u201c{facility.name}\u201d {'added' if created else 'saved'}.")
-            return redirect("facilities:detail", pk=facility.pk)
-    status = 400 if form.errors else 200
-    return render(
-        request, "facilities/form.html", {"form": form, "facility": facility, "created": created}, status=status
+    saved = save_with_service(
+        request,
+        form,
+        lambda: facility_save(facility=form.instance),
+        message=lambda f: f"Facility \u201c{f.name}\u201d {'added' if created else 'saved'}.",
     )
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
+    if saved is not None:
+        return redirect("facilities:detail", pk=saved.pk)
+    return render_form(request, "facilities/form.html", {"form": form, "facility": facility, "created": created})

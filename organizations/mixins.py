@@ -31,19 +31,8 @@ Decorator, for function-based views:
     membership on ``request.membership``. ``@action_required(Action.VIEW, write=Action.CHANGE)``
     requires VIEW for safe methods (GET/HEAD/OPTIONS) and CHANGE for POST and the others.
 
-Mixins, for class-based views (put them first in the bases):
-    ``ActionRequiredMixin``   - attribute ``action`` (default VIEW); ``write_action`` (default
-                                CHANGE) for unsafe methods; sets ``self.membership`` and
-                                ``request.membership``; adds ``can_change`` / ``can_administer``
-                                to the context.
-    ``RestrictedQuerysetMixin`` - ``get_queryset()`` = ``super().get_queryset().restrict(user,
-                                  self.queryset_action())`` (VIEW on GET, ``write_action`` on POST).
-Ready-made bases:
-    ``RestrictedListView``    (ListView, paginate_by=25, VIEW)
-    ``RestrictedDetailView``  (DetailView, VIEW)
-    ``RestrictedCreateView``  (CreateView, CHANGE)
-    ``RestrictedUpdateView``  (UpdateView, CHANGE; the object is fetched with restrict(CHANGE))
-    ``RestrictedFormView``    (FormView, CHANGE)
+Every routed view uses ``@action_required`` (tests/test_gate.py checks it): the views are functions, and
+the decorator is the one base they share.
 
 Form choice lists must also go through the gate, e.g.
 ``form.fields["facility"].queryset = restricted_queryset(Facility, request, Action.CHANGE)``.
@@ -58,7 +47,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.views.generic import CreateView, DetailView, FormView, ListView, UpdateView
 
 from organizations.querysets import Action
 from organizations.selectors import active_membership
@@ -72,14 +60,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 __all__ = [
     "Action",
-    "ActionRequiredMixin",
     "NoActiveMembership",
-    "RestrictedCreateView",
-    "RestrictedDetailView",
-    "RestrictedFormView",
-    "RestrictedListView",
-    "RestrictedQuerysetMixin",
-    "RestrictedUpdateView",
     "action_required",
     "can",
     "get_restricted_object_or_404",
@@ -151,53 +132,3 @@ def action_required(action: str = Action.VIEW, *, write: str | None = None):
         return wrapper
 
     return decorator
-
-
-class ActionRequiredMixin:
-    action: str = Action.VIEW
-    write_action: str = Action.CHANGE
-
-    def required_action(self) -> str:
-        if self.request.method in SAFE_METHODS:
-            return self.action
-        # A page readable by viewers may still only be written by someone allowed to change.
-        return self.write_action if self.action == Action.VIEW else self.action
-
-    def dispatch(self, request, *args, **kwargs):
-        self.membership = require_action(request, self.required_action())
-        request.membership = self.membership
-        return super().dispatch(request, *args, **kwargs)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.setdefault("can_change", self.membership.allows(Action.CHANGE))
-        context.setdefault("can_administer", self.membership.allows(Action.ADMINISTER))
-        return context
-
-
-class RestrictedQuerysetMixin(ActionRequiredMixin):
-    def queryset_action(self) -> str:
-        return self.required_action()
-
-    def get_queryset(self):
-        return super().get_queryset().restrict(self.request.user, self.queryset_action())
-
-
-class RestrictedListView(RestrictedQuerysetMixin, ListView):
-    paginate_by = 25
-
-
-class RestrictedDetailView(RestrictedQuerysetMixin, DetailView):
-    pass
-
-
-class RestrictedCreateView(ActionRequiredMixin, CreateView):
-    action = Action.CHANGE
-
-
-class RestrictedUpdateView(RestrictedQuerysetMixin, UpdateView):
-    action = Action.CHANGE
-
-
-class RestrictedFormView(ActionRequiredMixin, FormView):
-    action = Action.CHANGE

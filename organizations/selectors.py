@@ -10,6 +10,7 @@ from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Valu
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
+from baatracker.history import changed_fields, content_fields
 from organizations.models import Membership
 
 
@@ -296,14 +297,10 @@ def _changed_fields(rows: list[dict], sources: dict[str, ActivitySource]) -> dic
             )
         )
         before = history_model.objects.in_bulk([r.previous_history_id for r in records if r.previous_history_id])
-        fields = [f for f in sources[key].model._meta.concrete_fields if f.name not in _NOT_CONTENT]
+        fields = content_fields(sources[key].model, skip=_NOT_CONTENT)
         for record in records:
             old = before.get(record.previous_history_id)
             if old is None:
                 continue
-            result[(key, record.history_id)] = [
-                str(field.verbose_name)
-                for field in fields
-                if getattr(old, field.attname) != getattr(record, field.attname)
-            ]
+            result[(key, record.history_id)] = [str(f.verbose_name) for f in changed_fields(old, record, fields)]
     return result

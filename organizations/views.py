@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from baatracker.forms import add_service_errors
 from organizations import selectors, services
 from organizations.forms import ActivityFilterForm, MemberCreateForm, MemberUpdateForm
 from organizations.middleware import membership_not_required
@@ -30,14 +31,6 @@ ACTIVITY_PER_PAGE = 50
 def members(request):
     memberships = list(selectors.members_of(request.membership.organization_id))
     return render(request, "organizations/members.html", {"memberships": memberships, "today": timezone.localdate()})
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 @require_http_methods(["GET", "POST"])
@@ -61,7 +54,7 @@ def member_create(request):
             )
         except ValidationError as error:
             if hasattr(error, "error_dict"):
-                _add_errors(form, error)
+                add_service_errors(form, error)
             else:
                 form.add_error("password", error)
         else:
@@ -101,7 +94,7 @@ def member_update(request, pk: int):
                 access_expires_on=data["access_expires_on"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(
                 request, f"{membership.user.get_username()} is now {membership.get_role_display().lower()}."

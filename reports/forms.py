@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django import forms
 
+from baatracker.forms import check_file_size, upload_limit_text
 from reports.models import PaperSize
 from reports.selectors import facilities_reportable_by, may_report_on_organization
-from vendors.forms import check_file_size, upload_limit_text
 
 
 class AuditReportForm(forms.Form):

@@ -29,7 +29,8 @@ from agreements.models import (
     BusinessAssociateAgreement,
     DocumentKind,
 )
-from checklists.models import ChecklistItem, ItemStatus, TeleradiologyChecklist
+from baatracker.history import changed_fields
+from checklists.models import ChecklistItem, ItemStatus, TeleradiologyChecklist, checklist_applies
 from compliance import kinds
 from compliance.models import SEVERITY_RANK, Finding, Severity
 from compliance.rules import (
@@ -43,7 +44,7 @@ from facilities.models import Facility
 from organizations.models import Organization
 from organizations.querysets import Action, GatedNames
 from reports.models import AuditReport, AuditReportQuerySet
-from vendors.models import Engagement, SubcontractorLink, Vendor, VendorCategory
+from vendors.models import Engagement, SubcontractorLink, Vendor
 
 #: How far back the change history of the report goes.
 CHANGE_WINDOW = relativedelta(months=12)
@@ -416,7 +417,7 @@ def _findings(scope: Scope, vendor_ids: set[int], now: datetime.datetime) -> lis
 
 
 def _checklists(scope: Scope, engagements: list[Engagement], as_of: datetime.date) -> list[ChecklistBlock]:
-    by_engagement = {e.pk: e for e in engagements if e.vendor.category == VendorCategory.TELERADIOLOGY}
+    by_engagement = {e.pk: e for e in engagements if checklist_applies(e.vendor.category)}
     if not by_engagement:
         return []
     items = ChecklistItem.objects.select_related("verified_by").order_by("number")
@@ -679,12 +680,11 @@ def _record_details(model, record, previous, names: _Names) -> list[str]:
                 continue
             shown.append(f"{f.verbose_name}: {_display(f, value, names)}")
         return shown
-    changed = []
-    for f in fields:
-        old, new = getattr(previous, f.attname), getattr(record, f.attname)
-        if old != new:
-            changed.append(f"{f.verbose_name}: {_display(f, old, names)} \u2192 {_display(f, new, names)}")
-    return changed
+    return [
+        f"{f.verbose_name}: {_display(f, getattr(previous, f.attname), names)} \u2192 "
+        f"{_display(f, getattr(record, f.attname), names)}"
+        for f in changed_fields(previous, record, fields)
+    ]
 
 
 def _display(f: models.Field, value: Any, names: _Names) -> str:

@@ -16,6 +16,13 @@ from tests.support.celery_worker import CeleryWorker, app_sending_to, start_work
 from tests.support.services import database_server_ready, redis_ready, redis_url_from_environment
 
 
+def pytest_terminal_summary(terminalreporter):
+    """The fault suite's table (tests/support/fault_table.py), when fault scenarios ran."""
+    from tests.support.fault_table import write_summary
+
+    write_summary(terminalreporter)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests of PostgreSQL-only code (the benchmark and its SQL floor) belong to the PostgreSQL pass of
     scripts/test.sh: on another database they are deselected, not skipped, and the pass says so."""

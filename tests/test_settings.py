@@ -70,6 +70,12 @@ def test_it_starts_with_no_variables_set(tmp_path):
         ({"EMAIL_URL": "mailto://x@example.org"}, "EMAIL_URL='mailto://x@example.org': the scheme must be"),
         ({"EMAIL_URL": "smtp://mail.example.org/?tsl=true"}, "EMAIL_URL: unknown option 'tsl'"),
         ({"EMAIL_URL": "smtp://mail.example.org:25/?tls=true&ssl=true"}, "EMAIL_URL: choose either tls"),
+        ({"ALERT_CLAIM_TIMEOUT": "soon"}, "ALERT_CLAIM_TIMEOUT='soon' is not a whole number"),
+        (
+            {"EMAIL_URL": "smtp://mail.example.org/?timeout=30", "ALERT_CLAIM_TIMEOUT": "60"},
+            "ALERT_CLAIM_TIMEOUT=60 must be more than twice the SMTP timeout (30 s",
+        ),
+        ({"ALERT_RETRY_SECONDS": "0"}, "ALERT_RETRY_SECONDS=0 is below the minimum of 1"),
         ({"DATABASE_URL": "nonsense"}, "DATABASE_URL='nonsense' is not a database URL"),
         ({"DATABASE_URL": "mysql://u:p@db/app"}, "DATABASE_URL must point at PostgreSQL"),
         ({"CELERY_BROKER_URL": "sqs://queue"}, "CELERY_BROKER_URL='sqs://queue'"),

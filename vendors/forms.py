@@ -7,25 +7,14 @@ from pathlib import Path
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q
 
+from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from facilities.models import Facility
 from organizations.querysets import Action
 from vendors.models import Engagement, SubcontractorLink, Vendor
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: each message on its field when the form has it."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _helper(submit_label: str) -> FormHelper:
@@ -33,11 +22,6 @@ def _helper(submit_label: str) -> FormHelper:
     helper.form_tag = False
     helper.add_input(Submit("save", submit_label))
     return helper
-
-
-def upload_limit_text() -> str:
-    """The upload limit as the forms state it."""
-    return f"at most {settings.MAX_UPLOAD_MEGABYTES} MB"
 
 
 #: Files accepted as a written assurance or a signed document: extension -> how its content starts
@@ -70,12 +54,6 @@ def check_file_type(upload, what: str, types: dict[str, tuple[bytes, ...] | None
     upload.seek(0)
     if not head.startswith(signatures):
         raise ValidationError(f"This file is named {suffix} but its content is not a {suffix[1:].upper()} file.")
-
-
-def check_file_size(upload, what: str = "file") -> None:
-    limit = settings.MAX_UPLOAD_MEGABYTES * 1024 * 1024
-    if upload is not None and getattr(upload, "size", 0) > limit:
-        raise ValidationError(f"The {what} is larger than {settings.MAX_UPLOAD_MEGABYTES} MB; upload a smaller file.")
 
 
 class VendorForm(forms.ModelForm):

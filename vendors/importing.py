@@ -36,7 +36,7 @@ from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
 from baatracker.spreadsheets import ReadSheet, SheetRow, SpreadsheetError, read_spreadsheet
-from checklists.models import ChecklistItem, TeleradiologyChecklist
+from checklists.models import ChecklistItem, TeleradiologyChecklist, checklist_applies
 from checklists.services import checklist_items_for
 from facilities.models import Facility
 from organizations.querysets import Action
@@ -525,7 +525,7 @@ class _Importer:
         checklists = [
             TeleradiologyChecklist(engagement=engagement)
             for engagement in self.new_engagements
-            if engagement.vendor.category == VendorCategory.TELERADIOLOGY
+            if checklist_applies(engagement.vendor.category)
         ]
         if checklists:
             bulk_create_with_history(checklists, TeleradiologyChecklist, **history)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from checklists.models import checklist_applies
 from checklists.services import checklist_ensure
-from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor, VendorCategory
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor
 
 
 def engagement_validate(engagement: Engagement) -> None:
@@ -36,7 +37,7 @@ def engagement_save(*, engagement: Engagement) -> Engagement:
     engagement_validate(engagement)
     engagement.full_clean()
     engagement.save()
-    if engagement.vendor.category == VendorCategory.TELERADIOLOGY:
+    if checklist_applies(engagement.vendor.category):
         checklist_ensure(engagement=engagement)
     return engagement
 
@@ -56,7 +57,7 @@ def vendor_save(*, vendor: Vendor) -> Vendor:
             )
     vendor.full_clean()
     vendor.save()
-    if vendor.category == VendorCategory.TELERADIOLOGY:
+    if checklist_applies(vendor.category):
         # Engagements recorded before the vendor became teleradiology have no checklist: rule 8 would
         # report open items that nobody could record.
         for engagement in vendor.engagements.filter(teleradiology_checklist__isnull=True):

@@ -5,15 +5,14 @@ and the spreadsheet import and export. Every read and write goes through the per
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from baatracker.forms import render_form, save_with_service
 from baatracker.spreadsheets import (
     MAX_IMPORT_BYTES,
     Sheet,
@@ -28,7 +27,7 @@ from organizations.querysets import Action
 from organizations.services import access_log_record
 from vendors import importing, selectors
 from vendors.filters import VendorFilter
-from vendors.forms import EngagementForm, SubcontractorLinkForm, VendorForm, add_service_errors
+from vendors.forms import EngagementForm, SubcontractorLinkForm, VendorForm
 from vendors.models import Engagement, SubcontractorLink, Vendor
 from vendors.services import engagement_save, subcontractor_link_save, vendor_save
 
@@ -99,23 +98,19 @@ def vendor_update(request, pk: int):
 
 def _vendor_form(request, vendor: Vendor, *, created: bool):
     form = VendorForm(request.POST or None, instance=vendor, organization_id=request.membership.organization_id)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                vendor = vendor_save(vendor=form.instance)
-                # The conduit flag decides whether the vendor is a business associate at all.
-                schedule_compliance_run(organization_id=vendor.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Vendor \u201c{vendor.legal_name}\u201d {'added' if created else 'saved'}.")
-            return redirect("vendors:detail", pk=vendor.pk)
-    return render(
-        request,
-        "vendors/form.html",
-        {"form": form, "vendor": vendor, "created": created},
-        status=400 if form.errors else 200,
+
+    def save() -> Vendor:
+        saved = vendor_save(vendor=form.instance)
+        # The conduit flag decides whether the vendor is a business associate at all.
+        schedule_compliance_run(organization_id=saved.organization_id)
+        return saved
+
+    saved = save_with_service(
+        request, form, save, message=lambda v: f"Vendor \u201c{v.legal_name}\u201d {'added' if created else 'saved'}."
     )
+    if saved is not None:
+        return redirect("vendors:detail", pk=saved.pk)
+    return render_form(request, "vendors/form.html", {"form": form, "vendor": vendor, "created": created})
 
 
 # --- engagements ----------------------------------------------------------------------------------
@@ -140,21 +135,21 @@ def engagement_update(request, pk: int):
 def _engagement_form(request, engagement: Engagement, *, created: bool):
     vendor = engagement.vendor
     form = EngagementForm(request.POST or None, instance=engagement, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                engagement = engagement_save(engagement=form.instance)
-                schedule_compliance_run(organization_id=vendor.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Engagement at {engagement.facility.name} {'added' if created else 'saved'}.")
-            return redirect("vendors:detail", pk=vendor.pk)
-    return render(
+
+    def save() -> Engagement:
+        saved = engagement_save(engagement=form.instance)
+        schedule_compliance_run(organization_id=vendor.organization_id)
+        return saved
+
+    saved = save_with_service(
+        request, form, save, message=lambda e: f"Engagement at {e.facility.name} {'added' if created else 'saved'}."
+    )
+    if saved is not None:
+        return redirect("vendors:detail", pk=vendor.pk)
+    return render_form(
         request,
         "vendors/engagement_form.html",
         {"form": form, "vendor": vendor, "engagement": engagement, "created": created},
-        status=400 if form.errors else 200,
     )
 
 
@@ -182,21 +177,19 @@ def _subcontractor_form(request, link: SubcontractorLink, *, created: bool):
     form = SubcontractorLinkForm(
         request.POST or None, request.FILES or None, instance=link, user=request.user, vendor=vendor
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                link = subcontractor_link_save(link=form.instance)
-                schedule_compliance_run(organization_id=vendor.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Subcontractor {link.subcontractor} {'added' if created else 'saved'}.")
-            return redirect("vendors:detail", pk=vendor.pk)
-    return render(
-        request,
-        "vendors/subcontractor_form.html",
-        {"form": form, "vendor": vendor, "link": link, "created": created},
-        status=400 if form.errors else 200,
+
+    def save() -> SubcontractorLink:
+        saved = subcontractor_link_save(link=form.instance)
+        schedule_compliance_run(organization_id=vendor.organization_id)
+        return saved
+
+    saved = save_with_service(
+        request, form, save, message=lambda s: f"Subcontractor {s.subcontractor} {'added' if created else 'saved'}."
+    )
+    if saved is not None:
+        return redirect("vendors:detail", pk=vendor.pk)
+    return render_form(
+        request, "vendors/subcontractor_form.html", {"form": form, "vendor": vendor, "link": link, "created": created}
     )
 
 

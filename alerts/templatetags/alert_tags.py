@@ -17,6 +17,7 @@ STATUS_BADGE = {
     SendStatus.RETRYING: "text-bg-warning",
     SendStatus.FAILED: "text-bg-danger",
     SendStatus.REFUSED: "text-bg-danger",
+    SendStatus.UNCERTAIN: "text-bg-warning",
     SendStatus.SKIPPED: "text-bg-secondary",
 }
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import json
 import logging
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.conf import settings
 
 from agreements.models import BusinessAssociateAgreement
 from compliance.services import run_compliance
@@ -56,6 +55,8 @@ class Received:
     to: list[str]
     subject: str
     message: email.message.EmailMessage
+    #: time.monotonic() when the server had the whole message (before it replied, or dropped).
+    arrived_at: float = 0.0
 
     def part(self, content_type: str) -> str:
         for part in self.message.walk():
@@ -75,19 +76,40 @@ class Received:
 class RecordingHandler:
     """Accepts mail and records it, except for the addresses in ``refuse`` (550, permanently).
 
-    ``mail_delay`` makes the server slow to answer MAIL FROM, before the message is handed over: a
-    worker killed while it waits has not delivered that message (nothing is recorded for it).
+    Faults, set by a test: ``mail_delay`` makes the server slow to answer MAIL FROM, before the message
+    is handed over (a worker killed while it waits has not delivered that message); ``pause_mail`` and
+    ``pause_data`` pause (``pause_seconds``) the next N answers to MAIL FROM, or to the end of the
+    content (the message is recorded first: the server has it, the client does not know);
+    ``drop_after_data`` records the next N messages (-1: every one) and then drops the connection
+    without answering; ``refuse_message`` answers 552 after the content to the messages it matches
+    (e.g. "message too large"). ``pausing`` says where the server is pausing now.
     """
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.refuse: set[str] = set()
         self.mail_delay = 0.0
+        self.pause_mail = 0
+        self.pause_data = 0
+        self.pause_seconds = 0.0
+        self.pausing = ""
+        self.drop_after_data = 0
+        self.refuse_message = None
         self.lock = threading.Lock()
+
+    async def _pause(self, where: str) -> None:
+        self.pausing = where
+        try:
+            await asyncio.sleep(self.pause_seconds)
+        finally:
+            self.pausing = ""
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.mail_delay:
             await asyncio.sleep(self.mail_delay)
+        if self.pause_mail:
+            self.pause_mail -= 1
+            await self._pause("MAIL")
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -100,15 +122,24 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        received = Received(
+            message_id=str(message["Message-ID"]),
+            to=list(envelope.rcpt_tos),
+            subject=str(message["Subject"]),
+            message=message,
+            arrived_at=time.monotonic(),
+        )
+        if self.refuse_message is not None and self.refuse_message(received):
+            return "552 5.3.4 Message too big for this recipient's mailbox"
         with self.lock:
-            self.received.append(
-                Received(
-                    message_id=str(message["Message-ID"]),
-                    to=list(envelope.rcpt_tos),
-                    subject=str(message["Subject"]),
-                    message=message,
-                )
-            )
+            self.received.append(received)
+        if self.drop_after_data:
+            self.drop_after_data -= 1 if self.drop_after_data > 0 else 0
+            server.transport.abort()  # the server has the message; the client gets no answer
+            return "250 2.0.0 Ok: queued (never heard)"
+        if self.pause_data:
+            self.pause_data -= 1
+            await self._pause("DATA")
         return "250 2.0.0 Ok: queued"
 
 
@@ -126,14 +157,15 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1 and a free port; ``stop()`` and ``start()`` take it down and back up on the
     same port (the worker's EMAIL_URL does not change)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: int = 10) -> None:
         self.port = free_port()
+        self.timeout = timeout
         self.handler = RecordingHandler()
         self.controller: Controller | None = None
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}/?timeout=10"
+        return f"smtp://127.0.0.1:{self.port}/?timeout={self.timeout}"
 
     @property
     def received(self) -> list[Received]:
@@ -154,6 +186,13 @@ class SmtpServer:
 
     def to(self, address: str) -> list[Received]:
         return [received for received in self.received if address in received.to]
+
+    def first_arrivals(self) -> dict[str, float]:
+        """When each Message-ID first arrived (time.monotonic())."""
+        first: dict[str, float] = {}
+        for received in self.received:
+            first.setdefault(received.message_id, received.arrived_at)
+        return first
 
 
 @pytest.fixture
@@ -259,22 +298,37 @@ def run_rules(world: AlertWorld, as_of) -> None:
 
 # --- The fault scenarios' table -------------------------------------------------------------------------------
 
-_SCENARIOS: list[dict] = []
 
-
-def record_scenario(name: str, *, expected: dict[int, str], counts: Counter, note: str = "") -> dict:
-    """Measure a fault scenario at the SMTP server, per alert: ``expected`` maps each alert that should go
-    out to the Message-ID of the email carrying it (its own, or its digest's); ``counts`` is how many
-    times the server received each Message-ID.
+def record_scenario(
+    name: str,
+    *,
+    expected: dict[int, str],
+    counts: Counter,
+    note: str = "",
+    uncertain: set[int] | None = None,
+    started_at: float | None = None,
+    arrivals: dict[str, float] | None = None,
+) -> dict:
+    """Measure a fault scenario at the SMTP server, per alert, and add it to the fault table
+    (tests/support/fault_table.py): ``expected`` maps each alert that should go out to the Message-ID
+    of the email carrying it (its own, or its digest's); ``counts`` is how many times the server
+    received each Message-ID; ``uncertain`` the alerts whose outcome was once unknown; ``started_at``
+    and ``arrivals`` (time.monotonic()) give the max delay.
 
     Delivered: alerts whose email arrived; duplicated: extra copies of an alert received; lost: alerts
     whose email never arrived. Emails are counted too (a digest is one email carrying several alerts).
     """
+    from tests.support.fault_table import add_row
+
     received_ids = set(counts)
     expected_ids = set(expected.values())
+    delays = [
+        arrivals[message] - started_at
+        for message in expected.values()
+        if arrivals is not None and started_at is not None and message in arrivals
+    ]
     row = {
         "scenario": name,
-        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "expected": len(expected),
         "delivered": sum(1 for message in expected.values() if message in received_ids),
         "duplicated": sum(max(counts[message] - 1, 0) for message in expected.values()),
@@ -282,26 +336,18 @@ def record_scenario(name: str, *, expected: dict[int, str], counts: Counter, not
         "emails_expected": len(expected_ids),
         "emails_received": sum(counts.values()),
         "unexpected_emails": len(received_ids - expected_ids),
+        "uncertain": len(uncertain or ()),
+        "max_delay": max(delays) if delays else None,
         "note": note,
     }
-    _SCENARIOS.append(row)
-    return row
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not _SCENARIOS:
-        return
-    terminalreporter.section("alert fault scenarios (measured)")
-    terminalreporter.write_line(
-        f"{'scenario':<32} {'db':<10} {'alerts expected':>15} {'delivered':>9} {'duplicated':>10} {'lost':>5}"
-        f" {'emails expected':>15} {'received':>8}"
+    add_row(
+        name,
+        due=row["expected"],
+        delivered=row["delivered"],
+        duplicates=row["duplicated"],
+        lost=row["lost"],
+        uncertain=row["uncertain"],
+        max_delay=row["max_delay"],
+        note=note or f"{row['emails_received']} emails received, {row['emails_expected']} expected",
     )
-    for row in _SCENARIOS:
-        terminalreporter.write_line(
-            f"{row['scenario']:<32} {row['database']:<10} {row['expected']:>15} {row['delivered']:>9} "
-            f"{row['duplicated']:>10} {row['lost']:>5} {row['emails_expected']:>15} {row['emails_received']:>8}"
-            + (f"  ({row['note']})" if row["note"] else "")
-        )
-    path = settings.VAR_DIR / f"alerts-fault-scenarios-{_SCENARIOS[0]['database']}.json"
-    path.write_text(json.dumps(_SCENARIOS, indent=2))
-    terminalreporter.write_line(f"(written to {path})")
+    return row

@@ -27,11 +27,11 @@ def test_it_sends_what_is_due_and_says_how_many():
     run_rules(world, f.TODAY)
 
     assert send_alerts("--as-of", "2026-11-22") == (
-        "Sent 6, failed 0, skipped 0 (6 new alerts planned, 0 digests opened)."
+        "Alerts: 6 inserted, 6 sent, 0 refused, 0 uncertain, 0 deferred, 0 failed, 0 skipped (0 digests opened)."
     )
     assert len(mail.outbox) == 6
-    assert (
-        send_alerts("--as-of", "2026-11-22") == "Sent 0, failed 0, skipped 0 (0 new alerts planned, 0 digests opened)."
+    assert send_alerts("--as-of", "2026-11-22") == (
+        "Alerts: 0 inserted, 0 sent, 0 refused, 0 uncertain, 0 deferred, 0 failed, 0 skipped (0 digests opened)."
     )
     assert DispatchRun.objects.filter(finished_at__isnull=False).count() == 2
 
@@ -40,7 +40,7 @@ def test_it_sends_only_first_alerts_and_retries_without_digests():
     world = make_world(expires_in=30, missing=1)
     run_rules(world, f.TODAY)
     assert send_alerts("--as-of", "2026-11-22", "--no-digests", "--organization", str(world.org.pk)).startswith(
-        "Sent 3, failed 0, skipped 0"
+        "Alerts: 3 inserted, 3 sent, 0 refused"
     )
     assert not DispatchRun.objects.get().daily
 

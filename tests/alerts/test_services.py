@@ -5,6 +5,7 @@ server where the test is about what a server answers. Time is passed in (``as_of
 from __future__ import annotations
 
 import datetime
+import smtplib
 import zoneinfo
 from collections import Counter
 
@@ -17,15 +18,16 @@ from django.test.utils import CaptureQueriesContext
 from agreements.models import AgreementStatus
 from alerts.models import Alert, AlertKind, AlertPreference, DeliveryMode, Digest, DispatchRun, SendStatus
 from alerts.services import (
-    CLAIM_TIMEOUT,
     MAX_ATTEMPTS,
-    RETRY_BASE_DELAY,
     alert_preference_unsubscribe,
     alert_retry,
     alerts_dispatch,
     alerts_plan,
+    claim_timeout,
+    classify_error,
     expiry_threshold,
     reminder_number,
+    retry_base_delay,
     retry_delay,
 )
 from compliance.models import Finding, FindingKind
@@ -93,7 +95,7 @@ def test_it_numbers_reminders_by_week():
 
 
 def test_it_backs_off_exponentially_up_to_a_cap():
-    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [RETRY_BASE_DELAY * k for k in (1, 2, 4, 8)]
+    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [retry_base_delay() * k for k in (1, 2, 4, 8)]
     assert retry_delay(30) == datetime.timedelta(hours=6)
 
 
@@ -306,8 +308,8 @@ def test_it_sends_nothing_the_second_time():
     run_rules(world, f.TODAY)
     first = dispatch(f.TODAY)
     second = dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(minutes=1))
-    assert (first.planned, first.sent) == (9, 9)
-    assert (second.planned, second.sent, second.failed, second.skipped) == (0, 0, 0, 0)
+    assert (first.inserted, first.sent) == (9, 9)
+    assert (second.inserted, second.sent, second.failed, second.skipped) == (0, 0, 0, 0)
     assert len(mail.outbox) == 9
     assert Counter(message.extra_headers["Message-ID"] for message in mail.outbox).most_common(1)[0][1] == 1
 
@@ -328,11 +330,11 @@ def test_it_takes_over_a_claim_only_after_the_claim_timeout():
     dead = Alert.objects.filter(recipient=world.admin)
     dead.update(status=SendStatus.SENDING, claimed_at=claimed_at, attempts=1)  # a worker died mid-send
 
-    dispatch(f.TODAY, now=claimed_at + CLAIM_TIMEOUT - datetime.timedelta(seconds=5))
+    dispatch(f.TODAY, now=claimed_at + claim_timeout() - datetime.timedelta(seconds=5))
     assert recipients(mail.outbox) == ["cora@example.org", "olivia@example.org"]
     assert dead.get().status == SendStatus.SENDING
 
-    dispatch(f.TODAY, now=claimed_at + CLAIM_TIMEOUT + datetime.timedelta(seconds=5), daily=False)
+    dispatch(f.TODAY, now=claimed_at + claim_timeout() + datetime.timedelta(seconds=5), daily=False)
     assert recipients(mail.outbox) == ["ada@example.org", "cora@example.org", "olivia@example.org"]
     assert (dead.get().status, dead.get().attempts) == (SendStatus.SENT, 2)
 
@@ -342,9 +344,9 @@ class WorkerKilled(BaseException):
 
 
 def test_it_resends_with_the_same_message_id_if_killed_between_acceptance_and_recording(smtp_settings, monkeypatch):
-    """The one instant where the guarantee is at-least-once: the server has accepted the email, the row
-    is not yet marked sent. The next run sends it again, with the same Message-ID, so the copy is
-    recognisable; every other instant is exactly-once (see the worker tests)."""
+    """The instant where the outcome cannot be known: the server has accepted the email, the row is not
+    yet marked sent. The message had been handed over, so the takeover of the claim makes the alert
+    uncertain and resends it once, with the same Message-ID, so the copy is recognisable."""
     import alerts.services
 
     world = make_world(missing=1)
@@ -361,11 +363,13 @@ def test_it_resends_with_the_same_message_id_if_killed_between_acceptance_and_re
     assert Alert.objects.filter(status=SendStatus.SENDING).count() == 1
     assert len(smtp_settings.received) == 1
 
-    dispatch(f.TODAY, now=at_seven(f.TODAY) + CLAIM_TIMEOUT + datetime.timedelta(minutes=1))
+    dispatch(f.TODAY, now=at_seven(f.TODAY) + claim_timeout() + datetime.timedelta(minutes=1))
 
     counts = smtp_settings.count_by_message_id()
     assert sorted(counts.values()) == [1, 1, 2]  # the one caught in that instant arrived twice, same Message-ID
     assert set(Alert.objects.values_list("status", flat=True)) == {SendStatus.SENT}
+    resent = Alert.objects.get(uncertain_at__isnull=False)
+    assert resent.handed_over_at is not None and resent.attempts == 2
 
 
 def test_it_skips_an_alert_whose_finding_was_resolved_before_it_went_out():
@@ -458,7 +462,7 @@ def test_it_marks_a_permanently_refused_address_and_does_not_retry_it(smtp_setti
     refused = Alert.objects.get(recipient=world.officer)
     assert refused.status == SendStatus.REFUSED and refused.next_attempt_at is None
     assert "550" in refused.last_error and "User unknown" in refused.last_error
-    assert (summary.sent, summary.failed) == (2, 1)
+    assert (summary.sent, summary.refused, summary.failed, summary.deferred) == (2, 1, 0, 0)
     assert len(smtp_settings.received) == 2
     dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(days=1), daily=False)
     assert Alert.objects.get(recipient=world.officer).attempts == 1
@@ -481,7 +485,7 @@ def test_it_retries_with_backoff_while_the_server_is_down_then_gives_up(smtp_set
         now = current.next_attempt_at
         dispatch(f.TODAY, now=now, daily=False)
     # (each wait also holds the milliseconds the attempt itself took)
-    assert [round(wait / RETRY_BASE_DELAY) for wait in waits[:4]] == [1, 2, 4, 8]
+    assert [round(wait / retry_base_delay()) for wait in waits[:4]] == [1, 2, 4, 8]
     final = alert.get()
     assert final.status == SendStatus.FAILED and final.attempts == MAX_ATTEMPTS
     assert final.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts.")
@@ -558,3 +562,79 @@ def test_it_forgets_idle_frequent_runs_after_a_month():
 
     assert not DispatchRun.objects.filter(pk=idle.pk).exists()
     assert DispatchRun.objects.filter(pk__in=[busy.pk, recent.pk]).count() == 2
+
+
+# --- What an error means: this message, or the connection ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "handed_over", "expected"),
+    [
+        # Errors of one message: that email is refused (5xx) or retried (4xx); the run goes on.
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"User unknown")}), False, ("refused", False)),
+        (smtplib.SMTPRecipientsRefused({"a@example.org": (452, b"Mailbox full")}), False, ("retrying", False)),
+        (smtplib.SMTPSenderRefused(552, b"5.3.4 Message size exceeds limit", "from@x"), False, ("refused", False)),
+        (smtplib.SMTPDataError(554, b"5.7.1 Rejected as spam"), True, ("refused", False)),
+        (smtplib.SMTPDataError(552, b"5.3.4 Message too big"), True, ("refused", False)),
+        (smtplib.SMTPDataError(451, b"4.3.0 Try again later"), True, ("retrying", False)),
+        (ValueError('Invalid address "ada@@example.org"'), False, ("refused", False)),
+        (smtplib.SMTPNotSupportedError("SMTPUTF8 not supported"), False, ("refused", False)),
+        (KeyError("a bug while building this one message"), False, ("retrying", False)),
+        # After the content was handed over, no answer: the server may have it.
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), True, ("uncertain", False)),
+        (TimeoutError("timed out"), True, ("uncertain", False)),
+        # The connection itself: the others are deferred.
+        (ConnectionRefusedError(111, "Connection refused"), False, ("retrying", True)),
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), False, ("retrying", True)),
+        (TimeoutError("timed out"), False, ("retrying", True)),
+        (smtplib.SMTPAuthenticationError(535, b"Authentication failed"), False, ("retrying", True)),
+        (smtplib.SMTPSenderRefused(553, b"Sender not allowed", "from@x"), False, ("retrying", True)),
+        (smtplib.SMTPDataError(421, b"Service not available, closing channel"), True, ("retrying", True)),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_it_classifies_an_error_per_message_or_per_connection(error, handed_over, expected):
+    outcome = classify_error(error, handed_over=handed_over)
+    assert (outcome.status, outcome.server_unreachable) == expected
+    assert type(error).__name__ in outcome.error
+
+
+def test_it_resends_an_uncertain_email_once_then_stops():
+    from alerts.services import _failure_update, _Outcome
+
+    now = at_seven(f.TODAY)
+    unknown = _Outcome(SendStatus.UNCERTAIN, "SMTPServerDisconnected: Connection unexpectedly closed")
+    first = _failure_update(unknown, 1, None, now, "a@example.org")
+    assert (first["status"], first["uncertain_at"], first["next_attempt_at"]) == (
+        SendStatus.UNCERTAIN,
+        now,
+        now + retry_base_delay(),
+    )
+    again = _failure_update(unknown, 2, now, now, "a@example.org")
+    assert (again["status"], again["next_attempt_at"]) == (SendStatus.UNCERTAIN, None)
+    assert again["last_error"].startswith("Outcome unknown twice")
+    # A connection failure before the hand-over of the resend: no copy made, the resend is still owed.
+    down = _Outcome(SendStatus.RETRYING, "ConnectionRefusedError", server_unreachable=True)
+    waiting = _failure_update(down, 2, now, now, "a@example.org")
+    assert (waiting["status"], waiting["uncertain_at"]) == (SendStatus.UNCERTAIN, now)
+    assert waiting["next_attempt_at"] is not None
+
+
+def test_it_sends_the_deferred_emails_as_soon_as_the_server_answers_again(smtp_settings):
+    world = make_world(missing=1)
+    run_rules(world, f.TODAY)
+    smtp_settings.stop()
+    down = dispatch(f.TODAY)
+    assert (down.sent, down.failed, down.deferred) == (0, 1, 2)
+
+    smtp_settings.start()
+    late = f.vendor(world.org, legal_name="Late Vendor")
+    f.engagement(late, world.center)
+    run_rules(world, f.TODAY)
+    back = dispatch(f.TODAY, now=at_seven(f.TODAY) + datetime.timedelta(minutes=1), daily=False)
+
+    # The new finding's alerts go out, and with them the two deferred ones; the one that was tried
+    # and failed waits for its backoff.
+    assert (back.sent, back.failed, back.deferred) == (5, 0, 0)
+    tried = Alert.objects.get(attempts=1, status=SendStatus.RETRYING)
+    assert tried.next_attempt_at > at_seven(f.TODAY) + datetime.timedelta(minutes=1)

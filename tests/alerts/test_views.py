@@ -46,9 +46,10 @@ def test_it_lists_the_organizations_alerts_with_their_status(client, world):
     html = response.content.decode()
     assert response.status_code == 200
     assert response.context["page"].paginator.count == 6
-    assert response.context["counts"] == {"sent": 5, "pending": 0, "failed": 1, "skipped": 0}
+    assert response.context["counts"] == {"sent": 5, "pending": 0, "uncertain": 0, "failed": 1, "skipped": 0}
     assert "Riverside Billing Co" in html and "Sectra PACS Services" in html
-    assert "Address refused" in html and "30 days before" in html
+    assert "Refused" in html and "30 days before" in html
+    assert "6 new alerts inserted, 6 sent, 0 refused, 0 uncertain, 0 deferred (server unreachable), 0 failed" in html
 
 
 def test_it_shows_a_limited_officer_only_the_alerts_of_findings_they_see(client, world):
@@ -187,3 +188,29 @@ def test_it_shows_who_was_alerted_about_a_finding_and_when(client, world, django
     assert "Ada Admin" in html and "Olivia Officer" in html and "30 days before" in html
     sent_at = timezone.localtime(Alert.objects.get(finding=finding, recipient=world.admin).sent_at)
     assert f"sent {sent_at:%Y-%m-%d %H:%M}" in html
+
+
+def test_it_shows_the_officer_which_alerts_may_not_have_arrived(client, world):
+    from django.utils import timezone
+
+    resending, final, sent_twice = Alert.objects.filter(status=SendStatus.SENT).order_by("pk")[:3]
+    now = timezone.now()
+    Alert.objects.filter(pk=resending.pk).update(
+        status=SendStatus.UNCERTAIN, sent_at=None, uncertain_at=now, next_attempt_at=now
+    )
+    Alert.objects.filter(pk=final.pk).update(
+        status=SendStatus.UNCERTAIN, sent_at=None, uncertain_at=now, next_attempt_at=None, last_error="Unknown twice"
+    )
+    Alert.objects.filter(pk=sent_twice.pk).update(uncertain_at=now)
+
+    response = page(client, world.admin, reverse("alerts:list"))
+    html = response.content.decode()
+
+    assert response.context["counts"]["uncertain"] == 2
+    assert "2 outcome unknown" in html
+    assert "The mail server may have it: resent once at" in html
+    assert "It may have arrived once or twice, or not at all" in html
+    assert "this may have arrived twice (same Message-ID)" in html
+    assert f'action="{reverse("alerts:retry", args=[final.pk])}"' in html
+    assert f'action="{reverse("alerts:retry", args=[resending.pk])}"' not in html
+    assert page(client, world.admin, reverse("alerts:list"), status="uncertain").context["page"].paginator.count == 2

@@ -1,4 +1,5 @@
-"""Send every alert that is due now, in this process, and say how many were sent, failed and skipped.
+"""Send every alert that is due now, in this process, and say what became of them: inserted, sent,
+refused, uncertain, deferred, failed and skipped (alerts.services.COUNTERS, the alerts page's words).
 
 The same service as the daily Celery task alerts.tasks.dispatch_due_alerts (settings.CELERY_BEAT_SCHEDULE),
 so running it by hand next to the worker is safe: nothing is sent twice.
@@ -10,7 +11,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from alerts.services import alerts_dispatch
+from alerts.services import COUNTERS, alerts_dispatch
 from organizations.models import Organization
 
 
@@ -37,8 +38,5 @@ class Command(BaseCommand):
         if organization_id is not None and not Organization.objects.filter(pk=organization_id).exists():
             raise CommandError(f"No organization with id {organization_id}.")
         summary = alerts_dispatch(as_of=as_of, organization_id=organization_id, daily=not options["no_digests"])
-        self.stdout.write(
-            f"Sent {summary.sent}, failed {summary.failed}, skipped {summary.skipped} "
-            f"({summary.planned} new alert{'s' if summary.planned != 1 else ''} planned, "
-            f"{summary.digests} digest{'s' if summary.digests != 1 else ''} opened)."
-        )
+        counts = ", ".join(f"{getattr(summary, name)} {name}" for name in COUNTERS)
+        self.stdout.write(f"Alerts: {counts} ({summary.digests} digest{'s' if summary.digests != 1 else ''} opened).")
