@@ -9,6 +9,8 @@ from organizations.querysets import RestrictedQuerySet
 
 class VendorCategory(models.TextChoices):
     PACS = "pacs", "PACS"
+    NETWORK_CARRIER = "network_carrier", "Network carrier (ISP, telecom)"
+    COURIER = "courier", "Courier (physical media transport)"
     TELERADIOLOGY = "teleradiology", "Teleradiology"
     AI_DIAGNOSTIC = "ai_diagnostic", "AI diagnostic software"
     CLOUD_DICOM_STORAGE = "cloud_dicom_storage", "Cloud DICOM storage"
@@ -145,6 +147,12 @@ class SubcontractorLink(models.Model):
     touches_phi = models.BooleanField(default=True)
     downstream_baa_attested_on = models.DateField(
         null=True, blank=True, help_text="When the vendor attested that a BAA binds this subcontractor."
+    )
+    phi_access_starts_on = models.DateField(
+        "PHI access starts on", null=True, blank=True, help_text="First day the subcontractor touches PHI."
+    )
+    downstream_baa_executed_on = models.DateField(
+        "downstream BAA executed on", null=True, blank=True, help_text="The date of the vendor's BAA with it."
     )
     attestation_evidence = models.TextField(blank=True)
     attestation_file = models.FileField(upload_to="attestations/%Y/", blank=True)
