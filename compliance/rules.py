@@ -337,17 +337,14 @@ def coverage_gap_ahead(ctx: RuleContext) -> Iterable[Detection]:
 
 
 def _phi_before_baa(ctx: RuleContext, t: EngagementTimeline) -> tuple[datetime.date, AgreementSpan] | None:
-    """The first execution of a covering BAA after PHI access started, when the first PHI day was
-    uncovered (rule 4's case), else None."""
-    if t.phi_starts_on is None or t.phi_starts_on > ctx.as_of or not t.periods or t.periods[0].covered:
+    """Rule 4's case: the first PHI day was uncovered, and the coverage that ended that first gap came
+    from a BAA executed after PHI access started. Its execution date and span, else None."""
+    if t.phi_starts_on is None or t.phi_starts_on > ctx.as_of or len(t.periods) < 2 or t.periods[0].covered:
         return None
-    spans = _timeline(ctx).spans
-    later = sorted(
-        (spans[agreement_id].executed_on, agreement_id)
-        for _, _, agreement_id in t.coverage
-        if spans[agreement_id].executed_on > t.phi_starts_on
-    )
-    return (later[0][0], spans[later[0][1]]) if later else None
+    span = _timeline(ctx).spans[t.periods[1].agreement_id]
+    if span.executed_on <= t.phi_starts_on:
+        return None  # signed in time, in force only later: a gap of its own (rule 4b)
+    return span.executed_on, span
 
 
 def phi_before_baa(ctx: RuleContext) -> Iterable[Detection]:

@@ -759,7 +759,7 @@ def test_it_names_the_lapsed_agreement_and_its_date():
 
 def test_its_query_count_does_not_depend_on_the_data():
     small, large = f.organization(), f.organization()
-    builds = [param.values[0] for param in CASES]
+    builds = [param.values[0] for param in CASES][:12]  # every kind of query, a selective BAA included
     for build in builds:
         build(small)
         for _ in range(3):
