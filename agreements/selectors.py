@@ -8,10 +8,10 @@ from django.db import models
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement
-from compliance.models import Finding
-from compliance.rules import agreements_in_force
+from agreements.models import AgreementDocument, BusinessAssociateAgreement
+from compliance.models import Finding, FindingKind
 from compliance.selectors import findings_by_urgency, findings_visible_to
+from compliance.timeline import agreements_in_force, agreements_not_ended, agreements_signed
 from facilities.models import Facility
 from organizations.querysets import Action
 from vendors.models import Engagement
@@ -57,14 +57,19 @@ def agreement_list(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgre
 
 
 def filter_by_expiry(queryset: QuerySet, window: str, as_of: datetime.date) -> QuerySet:
+    """The list's expiry filter, from the one derivation of each state: "expiring within N days" is an
+    open expiring or terminating finding due within N days (the rules decide, so a renewal executed
+    in advance is not expiring here either); "expired" is a signed agreement whose span has ended
+    (compliance.timeline), whatever its status says."""
     if window in (ExpiryWindow.WITHIN_30, ExpiryWindow.WITHIN_60, ExpiryWindow.WITHIN_90):
         end = as_of + datetime.timedelta(days=int(window))
-        return queryset.filter(
-            status=AgreementStatus.EXECUTED, expires_on__isnull=False, expires_on__gte=as_of, expires_on__lte=end
+        ending = Finding.objects.open().filter(
+            kind__in=(FindingKind.BAA_EXPIRING, FindingKind.BAA_TERMINATING), due_on__lte=end
         )
+        return queryset.filter(pk__in=ending.values("agreement_id"))
     if window == ExpiryWindow.EXPIRED:
-        return queryset.filter(
-            Q(status=AgreementStatus.EXPIRED) | Q(status=AgreementStatus.EXECUTED, expires_on__lt=as_of)
+        return queryset.filter(pk__in=agreements_signed().values("pk")).exclude(
+            pk__in=agreements_not_ended(as_of).values("pk")
         )
     if window == ExpiryWindow.EVERGREEN:
         return queryset.filter(expires_on__isnull=True)

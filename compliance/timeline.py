@@ -195,10 +195,17 @@ def _signed(as_of: datetime.date) -> QuerySet[BusinessAssociateAgreement]:
 
 
 def agreement_spans(
-    as_of: datetime.date, *, organization_id: int | None = None, vendor_ids: list[int] | None = None
+    as_of: datetime.date,
+    *,
+    organization_id: int | None = None,
+    vendor_ids: list[int] | None = None,
+    agreement_ids: list[int] | None = None,
 ) -> dict[int, AgreementSpan]:
-    """The in-force span of every signed agreement (three queries)."""
+    """The in-force span of every signed agreement (three queries). With ``agreement_ids``, of those
+    (their successors are read too, since a successor ends its predecessor's span)."""
     agreements = _signed(as_of)
+    if agreement_ids is not None:
+        agreements = agreements.filter(Q(pk__in=agreement_ids) | Q(supersedes__in=agreement_ids))
     if organization_id is not None:
         agreements = agreements.filter(organization_id=organization_id)
     if vendor_ids is not None:

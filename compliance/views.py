@@ -6,6 +6,8 @@ the rules engine and shown here, acknowledged (never resolved) by a person.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -28,14 +30,35 @@ COVERAGE_SEARCH_MAX_LENGTH = 200
 FINDING_ALERTS_TEMPLATE = "alerts/_finding_alerts.html"
 
 
+def as_of_from_request(request) -> tuple[datetime.date, bool]:
+    """The day a page describes: ``?as_of=YYYY-MM-DD`` (a point-in-time view, read-only), else today.
+    A malformed date falls back to today (the picker says so). Returns (day, is_today)."""
+    today = timezone.localdate()
+    raw = request.GET.get("as_of", "").strip()
+    try:
+        day = datetime.date.fromisoformat(raw) if raw else today
+    except ValueError:
+        day = today
+    return day, day == today
+
+
 @require_GET
 @action_required(Action.VIEW)
 def dashboard(request):
-    data = selectors.dashboard(request.user, timezone.localdate())
+    as_of, is_today = as_of_from_request(request)
+    as_of_findings = None
+    if not is_today:
+        as_of_findings = selectors.findings_as_of(request.user, request.membership.organization_id, as_of)
+    data = selectors.dashboard(request.user, as_of, as_of_findings=as_of_findings)
     return render(
         request,
         "compliance/dashboard.html",
-        {"data": data, "expiry_chart": charts.expirations_chart(data.expirations)},
+        {
+            "data": data,
+            "expiry_chart": charts.expirations_chart(data.expirations),
+            "as_of": as_of,
+            "as_of_is_today": is_today,
+        },
     )
 
 
@@ -48,7 +71,7 @@ def coverage(request):
     of them, and then hides the facilities with no gap among that page's vendors; ``q`` filters the
     vendors by name. The summary counts the whole organization, whatever the page.
     """
-    as_of = timezone.localdate()
+    as_of, is_today = as_of_from_request(request)
     gaps_only = request.GET.get("gaps") == "1"
     search = request.GET.get("q", "").strip()[:COVERAGE_SEARCH_MAX_LENGTH]
     vendors = selectors.coverage_vendors(request.user, as_of, gaps_only=gaps_only, search=search)
@@ -64,6 +87,8 @@ def coverage(request):
             "gaps_only": gaps_only,
             "search": search,
             "can_change": can(request, Action.CHANGE),
+            "as_of": as_of,
+            "as_of_is_today": is_today,
         },
     )
 

@@ -253,7 +253,7 @@ def _engagements(scope: Scope) -> QuerySet[Engagement]:
 
 def _inventory(scope: Scope, as_of: datetime.date) -> list[InventoryRow]:
     """Every engagement of the scope with the agreement that covers it, using the engine's building blocks."""
-    in_force = covering(agreements_in_force(as_of))
+    in_force = covering(agreements_in_force(as_of), as_of=as_of)
     # The agreement shown where none is in force: the latest signed one (it says when coverage
     # ended), else the latest draft or negotiation.
     signed_first = Case(When(status__in=SIGNED_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
