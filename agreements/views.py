@@ -4,6 +4,7 @@ only archive. Every read and write goes through the permission gate (organizatio
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -32,7 +33,9 @@ from agreements.services import (
     document_store,
 )
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
+from compliance.models import Finding, FindingKind
 from compliance.services import schedule_compliance_run
+from compliance.timeline import agreement_spans, agreement_state
 from facilities.models import Facility
 from organizations.mixins import action_required, can, get_restricted_object_or_404, restricted_queryset
 from organizations.models import AccessAction
@@ -103,6 +106,7 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
             .first()
         )
     covered, hidden_count = selectors.visible_covered_facilities(request.user, agreement)
+    findings = list(selectors.agreement_findings(request.user, agreement))
     allowed = ALLOWED_TRANSITIONS[AgreementStatus(agreement.status)]
     can_change = can(request, Action.CHANGE)
     context = {
@@ -112,10 +116,23 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
         "covered_facilities": covered,
         "hidden_facility_count": hidden_count,
         "documents": selectors.agreement_documents(request.user, agreement),
-        "findings": selectors.agreement_findings(request.user, agreement),
+        "findings": findings,
         "engagements": selectors.agreement_engagements(request.user, agreement),
         "history": selectors.agreement_history(request.user, agreement),
         "in_force": selectors.agreements_in_force(today).filter(pk=agreement.pk).exists(),
+        # Derived once (compliance.timeline and the findings), never compared in the template.
+        "state": agreement_state(
+            agreement_spans(today, agreement_ids=[agreement.pk]).get(agreement.pk),
+            today,
+            horizon_days=settings.EXPIRY_HORIZON_DAYS,
+        ),
+        "finding_kinds": {finding.kind for finding in findings},
+        "phi_before_engagements": set(
+            Finding.objects.restrict(request.user, Action.VIEW)
+            .open()
+            .filter(kind=FindingKind.PHI_BEFORE_BAA, vendor_id=agreement.vendor_id)
+            .values_list("engagement_id", flat=True)
+        ),
         "can_change": can_change,
         "simple_transitions": [
             (action, label) for action, (target, label) in SIMPLE_TRANSITIONS.items() if target in allowed

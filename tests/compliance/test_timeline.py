@@ -533,3 +533,23 @@ def test_it_names_dates_and_day_count_of_a_past_gap():
     assert finding.due_on == D(2015, 1, 1)
     assert "from 2015-01-01 to 2018-12-31 (1461 days)" in finding.explanation
     assert "164.402(2)" in finding.explanation
+
+
+@pytest.mark.parametrize(
+    "category", [VendorCategory.CLOUD_DICOM_STORAGE, VendorCategory.CLOUD_HOSTING, VendorCategory.PACS]
+)
+def test_a_storage_vendor_cannot_be_marked_a_conduit(category):
+    from django.core.exceptions import ValidationError
+
+    from vendors.models import Vendor
+    from vendors.services import vendor_save
+
+    org = f.organization()
+    with pytest.raises(ValidationError) as error:
+        vendor_save(vendor=Vendor(organization=org, legal_name="Cloud archive", category=category, is_conduit=True))
+
+    assert "HHS's guidance on HIPAA and cloud computing" in " ".join(error.value.message_dict["is_conduit"])
+    carrier = vendor_save(
+        vendor=Vendor(organization=org, legal_name="Fiber", category=VendorCategory.NETWORK_CARRIER, is_conduit=True)
+    )
+    assert carrier.is_conduit
