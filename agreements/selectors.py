@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime
 
 from django.db import models
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
@@ -51,6 +62,12 @@ def agreement_list(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgre
                 output_field=IntegerField(),
             ),
             in_force=Exists(agreements_in_force(as_of).filter(pk=OuterRef("pk"))),
+            # Signed, and its span (compliance.timeline) has ended: the list marks its expiry date.
+            has_ended=ExpressionWrapper(
+                Q(Exists(agreements_signed().filter(pk=OuterRef("pk"))))
+                & ~Q(Exists(agreements_not_ended(as_of).filter(pk=OuterRef("pk")))),
+                output_field=BooleanField(),
+            ),
         )
         .prefetch_related(Prefetch("covered_facilities", queryset=Facility.objects.order_by("name")))
     )

@@ -36,6 +36,7 @@ from compliance.timeline import (
     covering_in_force_on,
     engagements_with_phi_access,
     phi_access_q,
+    subcontractor_bound_q,
 )
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, VendorCategory
 
@@ -579,9 +580,7 @@ def subcontractor_gap(ctx: RuleContext) -> Iterable[Detection]:
     """
     # Only an attestation (and a downstream BAA) dated on or before ``as_of`` counts: a future-dated
     # one does not bind the subcontractor yet.
-    attested = Q(downstream_baa_attested_on__lte=ctx.as_of) & (
-        Q(downstream_baa_executed_on__isnull=True) | Q(downstream_baa_executed_on__lte=ctx.as_of)
-    )
+    attested = subcontractor_bound_q(ctx.as_of)
     queryset = (
         SubcontractorLink.objects.filter(touches_phi=True, subcontractor__is_conduit=False)
         .filter(Q(phi_access_starts_on__isnull=True) | Q(phi_access_starts_on__lte=ctx.as_of))

@@ -597,6 +597,20 @@ def agreement_state(span: AgreementSpan | None, as_of: datetime.date, *, horizon
     )
 
 
+def subcontractor_bound_q(as_of: datetime.date) -> Q:
+    """A subcontractor link whose downstream BAA is attested (and, if dated, executed) by ``as_of``:
+    a future-dated attestation does not bind the subcontractor yet (rule 9)."""
+    return Q(downstream_baa_attested_on__lte=as_of) & (
+        Q(downstream_baa_executed_on__isnull=True) | Q(downstream_baa_executed_on__lte=as_of)
+    )
+
+
+def subcontractor_bound(link, as_of: datetime.date) -> bool:
+    """``subcontractor_bound_q`` for one link already loaded (reports)."""
+    attested, executed = link.downstream_baa_attested_on, link.downstream_baa_executed_on
+    return attested is not None and attested <= as_of and (executed is None or executed <= as_of)
+
+
 def checklist_item_due(next_review_on: datetime.date | None, as_of: datetime.date) -> bool:
     """A checklist item is overdue for review once its next review date has passed (rule 8b)."""
     return next_review_on is not None and next_review_on < as_of
