@@ -33,7 +33,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from agreements.models import SIGNED_STATUSES, AgreementStatus, BusinessAssociateAgreement, FacilityCoverage
 from vendors.models import Engagement, EngagementStatus
@@ -231,7 +231,13 @@ def agreement_spans(
         )
     )
     starts = {row["pk"]: max(row["executed_on"], row["effective_on"]) for row in rows}
-    successor_of = {row["supersedes_id"]: row["pk"] for row in rows if row["supersedes_id"] is not None}
+    # A successor supersedes from its start, unless it was terminated before it ever took effect.
+    successor_of = {
+        row["supersedes_id"]: row["pk"]
+        for row in rows
+        if row["supersedes_id"] is not None
+        and (row["terminated_on"] is None or row["terminated_on"] > starts[row["pk"]])
+    }
     selective = [row["pk"] for row in rows if not row["covers_all_facilities"]]
     facility_periods: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     if selective:
@@ -471,6 +477,9 @@ def agreements_not_ended(day) -> QuerySet[BusinessAssociateAgreement]:
         status__in=SIGNED_STATUSES,
         executed_on__lte=_deeper(day),
         effective_on__lte=_deeper(day),
+    ).filter(
+        # one terminated before it ever took effect supersedes nothing
+        Q(terminated_on__isnull=True) | (Q(terminated_on__gt=F("executed_on")) & Q(terminated_on__gt=F("effective_on")))
     )
     not_expired = (
         Q(expires_on__isnull=True) | Q(expires_on__gte=day) | (Q(auto_renews=True) & ~Q(status=AgreementStatus.EXPIRED))
