@@ -614,3 +614,18 @@ def vendor_timeline(user, vendor: Vendor, as_of: datetime.date) -> VendorTimelin
                 what = "No BAA in force"
             rows.append(TimelinePeriodRow(t.facility_name, service, p.starts_on, p.ends_on, p.covered, what, p.days))
     return VendorTimeline(as_of=as_of, chart=coverage_timeline_chart(chart_rows, as_of=as_of), rows=rows)
+
+
+def finding_period(finding: Finding) -> tuple[datetime.date, datetime.date]:
+    """The uncovered period a PHI-without-BAA (or PHI-before-BAA) finding is about, from the timeline
+    of today: the period its subject names (or the engagement's first period)."""
+    timeline = build_timelines(
+        timezone.localdate(), organization_id=finding.organization_id, engagement_ids=[finding.engagement_id]
+    ).engagements[finding.engagement_id]
+    uncovered = [p for p in timeline.periods if not p.covered and p.ends_on is not None]
+    if finding.kind == FindingKind.PHI_BEFORE_BAA:
+        period = timeline.periods[0]
+    else:
+        starts_on = datetime.date.fromisoformat(finding.subject_key.rsplit(":", 1)[1])
+        period = next(p for p in uncovered if p.starts_on == starts_on)
+    return period.starts_on, period.ends_on

@@ -92,6 +92,10 @@ def finding_fix(context, finding) -> dict[str, str]:
             "url": _first_url(("checklists:detail", (finding.engagement_id,)), vendor),
             "label": label if may_change else "Open the checklist",
         }
+    if kind in (FindingKind.PHI_WITHOUT_BAA, FindingKind.PHI_BEFORE_BAA) and may_change and finding.pk:
+        url = url_or_empty("compliance:finding_assessment", finding.pk)
+        if url:
+            return {"url": url, "label": "Record the risk assessment"}
     if finding.agreement_id and kind != FindingKind.MISSING_BAA:
         labels = {
             FindingKind.BAA_LAPSED: "Renew the BAA",

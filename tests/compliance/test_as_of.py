@@ -117,3 +117,44 @@ def test_the_as_of_dashboard_shows_that_days_findings(org_with_history, client):
 def test_the_guard_refuses_a_write():
     with pytest.raises(WriteRefused), read_only():
         Finding.objects.filter(pk=0).update(explanation="x")
+
+
+def test_an_officer_records_the_risk_assessment_that_closes_a_past_gap(client, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from compliance.models import BreachRiskAssessment
+
+    org = f.organization()
+    officer = f.user(org)
+    engagement = f.engagement(
+        f.vendor(org), f.facility(org), phi_access_starts_on=D(2015, 1, 1), ends_on=D(2018, 12, 31)
+    )
+    run_compliance()
+    finding = Finding.objects.get(kind=FindingKind.PHI_WITHOUT_BAA)
+    client.force_login(officer)
+    url = reverse("compliance:finding_assessment", args=[finding.pk])
+
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url,
+        {
+            "nature_and_extent": "Study metadata",
+            "unauthorized_person": "The archive vendor",
+            "acquired_or_viewed": "Stored, never viewed",
+            "mitigation": "Data returned and destroyed",
+            "outcome": "low_probability",
+            "assessed_on": timezone.localdate().isoformat(),
+            "document": SimpleUploadedFile("assessment.pdf", f.MINIMAL_PDF, content_type="application/pdf"),
+        },
+    )
+
+    assert response.status_code == 302
+    assessment = BreachRiskAssessment.objects.get()
+    assert (assessment.engagement, assessment.period_starts_on, assessment.period_ends_on) == (
+        engagement,
+        D(2015, 1, 1),
+        D(2018, 12, 31),
+    )
+    run_compliance()
+    finding.refresh_from_db()
+    assert not finding.is_open
