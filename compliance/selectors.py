@@ -20,6 +20,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from agreements.models import BusinessAssociateAgreement
+from compliance import kinds
 from compliance.models import SEVERITY_RANK, Finding, FindingKind, Severity
 from compliance.timeline import (
     AgreementState,
@@ -553,7 +554,7 @@ def filter_findings(
 
 
 def kind_choices() -> list[tuple[str, str]]:
-    return list(FindingKind.choices)
+    return kinds.choices()
 
 
 # --- Coverage timeline of a vendor -------------------------------------------------------------------
