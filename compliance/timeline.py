@@ -292,7 +292,7 @@ def agreement_spans(
             renewal_notice_days=row["renewal_notice_days"],
             successor_id=successor_id,
             successor_starts_on=successor_starts_on,
-            facility_periods={k: list(v) for k, v in facility_periods.get(pk, {}).items()},
+            facility_periods=dict(facility_periods[pk]) if pk in facility_periods else {},
         )
     return spans
 
@@ -400,6 +400,8 @@ def _engagement_timeline(row: dict, candidates: list[AgreementSpan], as_of: date
 
 def _periods(phi_start: datetime.date, phi_end: datetime.date | None, intervals: list) -> list[Period]:
     """Split [phi_start, phi_end] into covered and uncovered periods (a sweep over the breakpoints)."""
+    if not intervals:  # most uncovered engagements: one period, no sweep
+        return [Period(phi_start, phi_end, None, GapReason.NO_BAA)]
     points = {phi_start}
     for first, last, _, _ in intervals:
         if first > phi_start and (phi_end is None or first <= phi_end):

@@ -99,16 +99,20 @@ WITH signed AS (
     WHERE NOT sp.covers_all_facilities
 ), cov AS (
     SELECT * FROM cov0 WHERE last IS NULL OR first <= last
-), phi1 AS (
+), offboarded_end AS (
     -- an offboarded engagement without an end date ends with its last coverage (compliance.timeline)
+    SELECT p.id, COUNT(c.engagement_id) AS n, COUNT(c.last) AS n_last, MAX(c.last) AS max_last
+    FROM phi0 p LEFT JOIN cov c ON c.engagement_id = p.id AND c.first <= %(as_of)s::date - 1
+        AND (c.last IS NULL OR c.last >= p.ps)
+    WHERE p.ends_on IS NULL AND p.status = 'offboarded'
+    GROUP BY p.id
+), phi1 AS (
     SELECT p.*, CASE
         WHEN p.ends_on IS NOT NULL OR p.status <> 'offboarded' THEN p.ends_on
-        ELSE (SELECT CASE WHEN COUNT(*) > 0 AND COUNT(*) = COUNT(c.last)
-                          THEN LEAST(%(as_of)s::date - 1, MAX(c.last)) ELSE %(as_of)s::date - 1 END
-              FROM cov c WHERE c.engagement_id = p.id AND c.first <= %(as_of)s::date - 1
-                AND (c.last IS NULL OR c.last >= p.ps))
+        WHEN o.n > 0 AND o.n = o.n_last THEN LEAST(%(as_of)s::date - 1, o.max_last)
+        ELSE %(as_of)s::date - 1
         END AS pe
-    FROM phi0 p
+    FROM phi0 p LEFT JOIN offboarded_end o ON o.id = p.id
 ), phi AS (
     SELECT * FROM phi1 WHERE pe IS NULL OR pe >= ps
 ), ci AS (
@@ -133,26 +137,26 @@ WITH signed AS (
     FROM phi p JOIN bounds b ON b.engagement_id = p.id
     WHERE b.last_covered <> 'infinity' AND (p.pe IS NULL OR b.last_covered < p.pe)
 ), gaps_r AS (
-    SELECT g.*, prev.agreement_id AS previous_id, prev.removed, prev.end_reason, prev.successor_id
-    FROM gaps g LEFT JOIN LATERAL (
-        SELECT c.agreement_id, c.removed, c.end_reason, c.successor_id FROM cov c
-        WHERE NOT g.leading AND c.engagement_id = g.engagement_id AND c.last = g.gs - 1
-        ORDER BY c.agreement_id DESC LIMIT 1
-    ) prev ON TRUE
+    SELECT DISTINCT ON (g.engagement_id, g.gs) g.*, prev.agreement_id AS previous_id, prev.removed,
+        prev.end_reason, prev.successor_id
+    FROM gaps g LEFT JOIN cov prev
+        ON NOT g.leading AND prev.engagement_id = g.engagement_id AND prev.last = g.gs - 1
+    ORDER BY g.engagement_id, g.gs, prev.agreement_id DESC
 ), assessed AS (
     SELECT r.engagement_id, r.period_starts_on, r.period_ends_on FROM {assessment} r
     WHERE r.assessed_on <= %(as_of)s
 ), phi_before AS (
     -- the first PHI day uncovered, and the coverage after it from a BAA executed after PHI started
-    SELECT p.id, p.organization_id, p.vendor_id, p.facility_id, p.phi_start, g.gs, g.ge
-    FROM phi p JOIN gaps_r g ON g.engagement_id = p.id AND g.leading
-    JOIN LATERAL (
-        SELECT c.executed_on FROM cov c
-        WHERE c.engagement_id = p.id AND c.first <= g.ge + 1 AND (c.last IS NULL OR c.last >= g.ge + 1)
-        ORDER BY c.last IS NULL DESC, c.last DESC, c.span_starts_on DESC, c.agreement_id DESC LIMIT 1
-    ) nxt ON TRUE
-    WHERE p.phi_start IS NOT NULL AND p.phi_start <= %(as_of)s AND g.ge IS NOT NULL
-      AND (p.pe IS NULL OR g.ge < p.pe) AND nxt.executed_on > p.phi_start
+    SELECT * FROM (
+        SELECT DISTINCT ON (p.id) p.id, p.organization_id, p.vendor_id, p.facility_id, p.phi_start, g.gs, g.ge,
+            c.executed_on AS next_executed_on
+        FROM phi p JOIN gaps_r g ON g.engagement_id = p.id AND g.leading
+        JOIN cov c ON c.engagement_id = p.id AND c.first <= g.ge + 1 AND (c.last IS NULL OR c.last >= g.ge + 1)
+        WHERE p.phi_start IS NOT NULL AND p.phi_start <= %(as_of)s AND g.ge IS NOT NULL
+          AND (p.pe IS NULL OR g.ge < p.pe)
+        ORDER BY p.id, c.last IS NULL DESC, c.last DESC, c.span_starts_on DESC, c.agreement_id DESC
+    ) best
+    WHERE best.next_executed_on > best.phi_start
 ), current_gap AS (
     SELECT p.*, g.previous_id FROM phi p JOIN gaps_r g ON g.engagement_id = p.id
     WHERE g.gs <= %(as_of)s AND (g.ge IS NULL OR g.ge >= %(as_of)s)
@@ -217,9 +221,9 @@ WHERE NOT (b.ge < %(as_of)s AND EXISTS (SELECT 1 FROM assessed r WHERE r.engagem
 UNION ALL
 SELECT 'phi_without_baa', 'engagement:' || p.id || ':' || to_char(g.gs, 'YYYY-MM-DD'), p.organization_id,
     p.vendor_id, p.facility_id, NULL, g.gs
-FROM phi p JOIN gaps_r g ON g.engagement_id = p.id
+FROM phi p JOIN gaps_r g ON g.engagement_id = p.id LEFT JOIN phi_before b ON b.id = p.id
 WHERE g.ge IS NOT NULL AND g.ge < %(as_of)s
-  AND NOT (g.leading AND EXISTS (SELECT 1 FROM phi_before b WHERE b.id = p.id))
+  AND NOT (g.leading AND b.id IS NOT NULL)
   AND NOT EXISTS (SELECT 1 FROM assessed r WHERE r.engagement_id = p.id
                   AND r.period_starts_on <= g.gs AND r.period_ends_on >= g.ge)
 UNION ALL
