@@ -622,16 +622,17 @@ RULES: tuple[Rule, ...] = (
     Rule(FindingKind.MISSING_BAA, missing_baa),
     Rule(FindingKind.BAA_LAPSED, baa_lapsed),
     Rule(FindingKind.BAA_EXPIRING, baa_expiring),
-    Rule(FindingKind.BAA_TERMINATING, baa_terminating),
-    Rule(FindingKind.COVERAGE_GAP_AHEAD, coverage_gap_ahead),
     Rule(FindingKind.PHI_BEFORE_BAA, phi_before_baa),
-    Rule(FindingKind.PHI_WITHOUT_BAA, phi_without_baa),
     Rule(FindingKind.NO_SIGNED_DOCUMENT, no_signed_document),
     Rule(FindingKind.BREACH_WINDOW_TOO_LONG, breach_window_too_long),
     Rule(FindingKind.PRE_OMNIBUS_BAA, pre_omnibus_baa),
     Rule(FindingKind.CHECKLIST_INCOMPLETE, checklist_incomplete),
     Rule(FindingKind.CHECKLIST_REVIEW_OVERDUE, checklist_review_overdue),
     Rule(FindingKind.SUBCONTRACTOR_GAP, subcontractor_gap),
+    # Coverage over time (issue 11).
+    Rule(FindingKind.PHI_WITHOUT_BAA, phi_without_baa),
+    Rule(FindingKind.BAA_TERMINATING, baa_terminating),
+    Rule(FindingKind.COVERAGE_GAP_AHEAD, coverage_gap_ahead),
 )
 RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
 
