@@ -82,7 +82,9 @@ def test_it_enrols_with_a_code_and_shows_ten_recovery_codes_once(client, org, ad
     secret = re.search(r"data-totp-secret>([A-Z2-7 ]+)<", page.content.decode()).group(1)
     assert secret.replace(" ", "") in device.config_url
 
-    wrong = client.post(reverse("identity:two_factor_enrol"), {"token": "000000" if code_of(device) != "000000" else "111111"})
+    wrong = client.post(
+        reverse("identity:two_factor_enrol"), {"token": "000000" if code_of(device) != "000000" else "111111"}
+    )
     assert wrong.status_code == 400 and "not right" in wrong.content.decode()
     TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # as if a moment passed
 
