@@ -419,7 +419,10 @@ def _changed_fields(rows: list[dict], sources: dict[str, ActivitySource]) -> dic
             )
         )
         before = history_model.objects.in_bulk([r.previous_history_id for r in records if r.previous_history_id])
-        fields = [f for f in sources[key].model._meta.concrete_fields if f.name not in _NOT_CONTENT]
+        kept = {field.attname for field in history_model._meta.concrete_fields}  # less excluded_fields
+        fields = [
+            f for f in sources[key].model._meta.concrete_fields if f.name not in _NOT_CONTENT and f.attname in kept
+        ]
         for record in records:
             old = before.get(record.previous_history_id)
             if old is None:
