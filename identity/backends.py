@@ -39,7 +39,7 @@ def provider_settings(provider: IdentityProvider, metadata: ProviderMetadata) ->
         "OIDC_PKCE_CODE_CHALLENGE_METHOD": "S256",
         "OIDC_USE_NONCE": True,
         "OIDC_CREATE_USER": provider.allow_new_users,
-        "OIDC_TOKEN_USE_BASIC_AUTH": "client_secret_post" not in metadata.token_auth_methods,
+        "OIDC_TOKEN_USE_BASIC_AUTH": provider.token_endpoint_auth == "client_secret_basic",
     }
 
 

@@ -48,6 +48,7 @@ class IdentityProviderForm(forms.ModelForm):
             "client_secret",
             "remove_client_secret",
             "client_secret_env",
+            "token_endpoint_auth",
             "email_domains",
             "show_button",
             "allow_new_users",

@@ -41,6 +41,16 @@ class IdentityProvider(models.Model):
         blank=True,
         help_text="Instead of storing the secret: the name of an environment variable of the server that holds it.",
     )
+    token_endpoint_auth = models.CharField(
+        "client authentication",
+        max_length=24,
+        choices=[
+            ("client_secret_post", "Client secret in the request body (client_secret_post)"),
+            ("client_secret_basic", "Client secret as HTTP Basic (client_secret_basic)"),
+        ],
+        default="client_secret_post",
+        help_text="As configured for the application at the provider (Okta's default is client_secret_basic).",
+    )
     email_domains = models.CharField(
         max_length=500,
         help_text="Comma-separated e-mail domains that sign in here, e.g. northwind.org, nwhealth.com.",

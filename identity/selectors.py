@@ -47,3 +47,10 @@ def recovery_codes_left(user) -> int:
     from django_otp.plugins.otp_static.models import StaticToken
 
     return StaticToken.objects.filter(device__user=user).count()
+
+
+def users_with_two_factor(user_ids: list[int]) -> set[int]:
+    """Which of these users have a confirmed authenticator app (one query)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return set(TOTPDevice.objects.filter(user_id__in=user_ids, confirmed=True).values_list("user_id", flat=True))

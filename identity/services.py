@@ -27,6 +27,7 @@ def identity_provider_save(
     allow_new_users: bool = False,
     default_role: str,
     is_enabled: bool = True,
+    token_endpoint_auth: str = "client_secret_post",
 ) -> IdentityProvider:
     """Create or change the organization's identity provider.
 
@@ -49,6 +50,7 @@ def identity_provider_save(
     provider.allow_new_users = allow_new_users
     provider.default_role = default_role
     provider.is_enabled = is_enabled
+    provider.token_endpoint_auth = token_endpoint_auth
     provider.full_clean()
     provider.save()
     return provider
@@ -172,9 +174,12 @@ def recovery_codes_replace(*, user) -> list[str]:
     return codes
 
 
-def two_factor_remove(*, user) -> None:
-    """Remove a user's two-factor devices (an administrator resetting a lost phone, or the user)."""
+def member_two_factor_reset(*, membership: Membership, by) -> None:
+    """Remove a member's two-factor devices (a lost phone); the member's history records who did it."""
     from django_otp import devices_for_user
 
-    for device in list(devices_for_user(user, confirmed=None)):
-        device.delete()
+    with transaction.atomic():
+        for device in list(devices_for_user(membership.user, confirmed=None)):
+            device.delete()
+        membership._change_reason = f"Two-factor sign-in reset by {by.get_username()}"
+        membership.save()

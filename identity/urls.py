@@ -13,4 +13,9 @@ urlpatterns = [
     path("account/two-factor/recovery-codes/", views.recovery_codes_new, name="recovery_codes_new"),
     path("account/security/", views.security, name="security"),
     path("organization/sign-in/", views.sign_in_settings, name="sign_in_settings"),
+    path(
+        "organization/members/<int:pk>/two-factor/reset/",
+        views.member_two_factor_reset,
+        name="member_two_factor_reset",
+    ),
 ]

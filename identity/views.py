@@ -327,6 +327,7 @@ def sign_in_settings(request):
                 allow_new_users=data["allow_new_users"],
                 default_role=data["default_role"],
                 is_enabled=data["is_enabled"],
+                token_endpoint_auth=data["token_endpoint_auth"],
             )
         except ValidationError as error:
             provider_form.add_error(None, error)
@@ -341,3 +342,25 @@ def sign_in_settings(request):
         "has_secret": bool(provider and provider.client_secret_encrypted),
     }
     return render(request, "identity/sign_in_settings.html", context, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@action_required(Action.ADMINISTER)
+def member_two_factor_reset(request, pk: int):
+    """A member lost their phone and their recovery codes: an administrator of their organization removes
+    their two-factor devices; they enrol again at their next sign-in. Recorded in the member's history."""
+    from organizations.models import Membership
+
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), pk=pk, organization=request.membership.organization
+    )
+    if membership.user_id == request.user.pk:
+        messages.error(request, "Ask another administrator to reset your own two-factor sign-in.")
+        return redirect("organizations:members")
+    services.member_two_factor_reset(membership=membership, by=request.user)
+    messages.success(
+        request,
+        f"Two-factor sign-in of {membership.user.get_username()} was reset: they set it up again at their next "
+        "sign-in. Make sure it was really them who asked (call them back on a known number).",
+    )
+    return redirect("organizations:members")

@@ -30,8 +30,15 @@ ACTIVITY_PER_PAGE = 50
 @require_GET
 @action_required(Action.ADMINISTER)
 def members(request):
+    from identity.selectors import users_with_two_factor
+
     memberships = list(selectors.members_of(request.membership.organization_id))
-    return render(request, "organizations/members.html", {"memberships": memberships, "today": timezone.localdate()})
+    context = {
+        "memberships": memberships,
+        "today": timezone.localdate(),
+        "two_factor_user_ids": users_with_two_factor([m.user_id for m in memberships]),
+    }
+    return render(request, "organizations/members.html", context)
 
 
 def _add_errors(form, error: ValidationError) -> None:

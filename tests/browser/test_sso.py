@@ -109,11 +109,14 @@ def test_it_creates_accounts_only_when_the_administrator_allows_it(page, idp, ha
     provider = harbor.identity_provider
     provider.allow_new_users = True
     provider.default_role = Role.COMPLIANCE_OFFICER
+    provider.token_endpoint_auth = "client_secret_basic"  # as Okta applications default to
     provider.save()
     sso_sign_in(page, idp, email="newcomer@harbor.example", username="newcomer", password="idp-password-2")
     assert page.url == live_server.url + reverse("compliance:dashboard")
     membership = Membership.objects.get(user__email="newcomer@harbor.example")
     assert (membership.organization_id, membership.role) == (harbor.pk, Role.COMPLIANCE_OFFICER)
+    basic = idp.token_requests[-1]
+    assert basic["authorization_header"].startswith("Basic ") and "client_secret" not in basic
     assert not membership.user.has_usable_password()
     # The same e-mail address in another organization's domain list never matches this organization.
     other = f.organization(name="Elsewhere")

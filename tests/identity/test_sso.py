@@ -136,11 +136,13 @@ def test_an_administrator_configures_single_sign_on_and_the_two_factor_rule(clie
             "idp-default_role": Role.COMPLIANCE_OFFICER,
             "idp-allow_new_users": "on",
             "idp-is_enabled": "on",
+            "idp-token_endpoint_auth": "client_secret_basic",
         },
     )
     assert response.status_code == 302, response.content.decode()
     provider = IdentityProvider.objects.get(organization=org)
     assert provider.client_secret() == "okta-client-secret" and provider.allow_new_users
+    assert provider.token_endpoint_auth == "client_secret_basic"
     assert "okta-client-secret" not in client.get(reverse("identity:sign_in_settings")).content.decode()
     client.post(reverse("identity:sign_in_settings"), {"form": "policy", "two_factor_required": "on"})
     assert org.sign_in_policy.two_factor_required

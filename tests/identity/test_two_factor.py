@@ -165,3 +165,24 @@ def test_django_otp_slows_down_guessing_on_the_device(client, org, admins_need_i
     assert response.status_code == 400
     device.refresh_from_db()
     assert device.throttling_failure_count >= 1
+
+
+def test_an_administrator_resets_a_lost_phone_in_their_own_organization_only(client, org):
+    admin = f.user(org, role=Role.ADMIN, username="harbor_admin")
+    officer = f.user(org, role=Role.COMPLIANCE_OFFICER, username="officer")
+    stranger = f.user(f.organization(name="Elsewhere"), role=Role.COMPLIANCE_OFFICER, username="stranger")
+    client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")  # before enrolling
+    for user in (officer, stranger):
+        enrolled(user)
+    url = reverse("identity:member_two_factor_reset", args=[admin.membership.pk])
+    assert client.post(url).status_code == 403  # not an administrator
+    client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
+    assert "Reset two-factor" in client.get(reverse("organizations:members")).content.decode()
+    other = reverse("identity:member_two_factor_reset", args=[stranger.membership.pk])
+    assert client.post(other).status_code == 404
+    assert client.post(reverse("identity:member_two_factor_reset", args=[officer.membership.pk])).status_code == 302
+    assert not TOTPDevice.objects.filter(user=officer).exists()
+    assert not StaticToken.objects.filter(device__user=officer).exists()
+    assert TOTPDevice.objects.filter(user=stranger).count() == 1
+    reason = officer.membership.history.first().history_change_reason
+    assert reason == "Two-factor sign-in reset by harbor_admin"

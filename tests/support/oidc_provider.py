@@ -245,7 +245,9 @@ class OidcTestProvider:
 
         @app.post("/idp/token-x")
         def token():
-            provider.token_requests.append(dict(request.form))
+            provider.token_requests.append(
+                {**request.form, "authorization_header": request.headers.get("Authorization", "")}
+            )
             response = server.create_token_response()
             if provider.tamper and response.status_code == 200:
                 body = json.loads(response.get_data())
