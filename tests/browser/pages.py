@@ -33,4 +33,7 @@ def main_pages(organization) -> dict[str, str]:
         "agreement": reverse("agreements:detail", args=[agreement.pk]),
         "members": reverse("organizations:members"),
         "activity": reverse("organizations:activity"),
+        "sign_in_settings": reverse("identity:sign_in_settings"),
+        "sign_in_security": reverse("identity:security"),
+        "two_factor_enrol": reverse("identity:two_factor_enrol"),
     }
