@@ -178,6 +178,7 @@ def activity_source_choices() -> list[tuple[str, str]]:
 
 _COLUMNS = ("a_source", "a_object_id", "a_action", "a_label", "a_user_id", "a_at", "a_reason", "a_key")
 _HISTORY_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+_SIGN_IN_ACTIONS = {"succeeded": "succeeded", "failed": "failed", "locked_out": "locked"}  # after "Sign-in"
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ def activity_page_details(rows: list[dict]) -> list[ActivityEntry]:
     one for the users, whatever the page size."""
     from django.contrib.auth import get_user_model
 
-    from identity.models import SignInMethod, SignInOutcome
+    from identity.models import SignInMethod
     from organizations.models import AccessAction
 
     sources = activity_sources()
@@ -375,7 +376,7 @@ def activity_page_details(rows: list[dict]) -> list[ActivityEntry]:
         elif key == SIGN_IN_SOURCE_KEY:
             outcome, _, method = row["a_action"].partition(":")
             source_label = "Sign-in"
-            action = f"{SignInOutcome(outcome).label.lower()} ({SignInMethod(method).label.lower()})"
+            action = f"{_SIGN_IN_ACTIONS.get(outcome, outcome)} ({SignInMethod(method).label.lower()})"
             detail, _, address = reason.rpartition(" | ")
             address = address.split("/", 1)[0]
             reason = "; ".join(part for part in (detail, f"from {address}" if address else "") if part)
