@@ -186,3 +186,12 @@ def test_an_administrator_resets_a_lost_phone_in_their_own_organization_only(cli
     assert TOTPDevice.objects.filter(user=stranger).count() == 1
     reason = officer.membership.history.first().history_change_reason
     assert reason == "Two-factor sign-in reset by harbor_admin"
+
+
+def test_the_django_admin_shows_no_ones_second_factor(client, db):
+    from django.contrib import admin
+
+    assert not admin.site.is_registered(TOTPDevice)
+    superuser = f.user(f.organization(), role=Role.ADMIN, username="root", is_staff=True, is_superuser=True)
+    client.force_login(superuser, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
