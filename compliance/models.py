@@ -4,27 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
+from compliance import kinds
+from compliance.kinds import Severity
 from organizations.querysets import RestrictedQuerySet
 
-
-class FindingKind(models.TextChoices):
-    MISSING_BAA = "missing_baa", "Missing BAA"
-    BAA_LAPSED = "baa_lapsed", "BAA expired or terminated while PHI access continues"
-    BAA_EXPIRING = "baa_expiring", "BAA expiring with no executed successor"
-    PHI_BEFORE_BAA = "phi_before_baa", "PHI access before the BAA was executed"
-    NO_SIGNED_DOCUMENT = "no_signed_document", "Executed BAA with no signed document on file"
-    BREACH_WINDOW_TOO_LONG = "breach_window_too_long", "Breach-notification window longer than 60 days"
-    PRE_OMNIBUS_BAA = "pre_omnibus_baa", "Pre-Omnibus BAA never updated"
-    CHECKLIST_INCOMPLETE = "checklist_incomplete", "Teleradiology checklist incomplete"
-    CHECKLIST_REVIEW_OVERDUE = "checklist_review_overdue", "Teleradiology checklist review overdue"
-    SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor touching PHI without a downstream BAA"
+__all__ = ["SEVERITY_RANK", "Finding", "FindingKind", "FindingQuerySet", "Severity"]
 
 
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
+#: The finding kinds as an enum (``FindingKind.MISSING_BAA``), built from the registry
+#: (compliance/kinds.py), where each kind is declared once.
+FindingKind = models.TextChoices("FindingKind", [(spec.name, (spec.value, spec.label)) for spec in kinds.BUILTIN])
 
 
 #: Sort order, most urgent first.
@@ -63,7 +52,7 @@ class Finding(models.Model):
     """
 
     organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="findings")
-    kind = models.CharField(max_length=32, choices=FindingKind.choices)
+    kind = models.CharField(max_length=32, choices=kinds.choices)
     severity = models.CharField(max_length=16, choices=Severity.choices)
     #: "<model>:<pk>" of the subject, so that one open finding per kind and subject is a constraint.
     subject_key = models.CharField(max_length=64)
@@ -124,6 +113,14 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.explanation[:80]}"
+
+    def get_kind_display(self) -> str:
+        """The kind's label from the registry (also for a kind registered at run time)."""
+        return kinds.label(self.kind)
+
+    @property
+    def kind_spec(self) -> kinds.FindingKindSpec:
+        return kinds.get(self.kind)
 
     @property
     def is_open(self) -> bool:
