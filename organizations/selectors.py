@@ -305,16 +305,16 @@ def activity_log(
     source: str = "",
     since=None,
     until=None,
-    viewer=None,
+    user=None,
 ) -> QuerySet:
     """One UNION query over the history tables of the organization's models, the access log and the
     sign-in log (45 CFR 164.312(b) audit controls, 164.308(a)(5)(ii)(C) log-in monitoring).
 
     Rows are dicts (a_source, a_object_id, a_action, a_label, a_user_id, a_at, a_reason, a_key),
     newest first; slice it (a Paginator does) and pass the page to ``activity_page_details``.
-    ``since``/``until`` are dates (inclusive); ``viewer`` applies the reader's facility limits.
+    ``since``/``until`` are dates (inclusive); ``user`` is the reader: the gate's restrict(user, AUDIT).
     """
-    filters = ActivityFilter(user_id=user_id, source=source, since=since, until=until, viewer=viewer)
+    filters = ActivityFilter(user_id=user_id, source=source, since=since, until=until, viewer=user)
     sources = activity_sources()
     parts = []
     if source in ("", ACCESS_SOURCE_KEY):

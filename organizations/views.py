@@ -153,7 +153,7 @@ def _activity_rows(request):
         source=data.get("source") or "",
         since=data.get("since"),
         until=data.get("until"),
-        viewer=request.user,
+        user=request.user,
     )
     return form, rows
 

@@ -23,7 +23,17 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("organizations", "facilities", "vendors", "agreements", "checklists", "compliance", "alerts", "reports")
+APPS = (
+    "organizations",
+    "facilities",
+    "vendors",
+    "agreements",
+    "checklists",
+    "compliance",
+    "alerts",
+    "reports",
+    "identity",
+)
 
 #: Routed views without ``action_required``, and why.
 UNGATED_VIEWS = {
@@ -38,6 +48,14 @@ UNGATED_VIEWS = {
     "healthz": "load-balancer health check: no data",
     "organizations:keepalive": "extends the session of the idle-logoff timer: no data",
     "alerts:unsubscribe": "RFC 8058 one-click unsubscribe, signed token naming one user's own preferences",
+    "identity:sso_by_email": "single sign-on, signed out: the provider of an e-mail domain, no data",
+    "identity:sso_start": "single sign-on, signed out: a redirect to the organization's provider",
+    "identity:sso_callback": "single sign-on, signed out: the provider's answer, then the usual gate",
+    "identity:two_factor": "the signed-in user's own second factor, between password and code",
+    "identity:two_factor_verify": "the signed-in user's own second factor, between password and code",
+    "identity:two_factor_enrol": "the signed-in user's own authenticator app",
+    "identity:recovery_codes_new": "the signed-in user's own recovery codes",
+    "identity:security": "the signed-in user's own sign-in security",
 }
 
 #: (module, function) -> why its queries need no ``restrict``.
@@ -47,8 +65,9 @@ UNRESTRICTED_QUERIES = {
     ("organizations/selectors.py", "members_of"): "administrators' member list, by the caller's organization",
     ("organizations/selectors.py", "active_admin_count"): "a count, no rows shown",
     ("organizations/selectors.py", "history_model"): "a model class, no rows",
-    ("organizations/selectors.py", "_history_rows"): "activity log of administrators, by organization",
-    ("organizations/selectors.py", "_access_rows"): "activity log of administrators, by organization",
+    ("organizations/selectors.py", "_history_rows"): "audit log by organization; restrict(user, AUDIT) if limited",
+    ("organizations/selectors.py", "_access_rows"): "audit log by organization, then restrict(user, AUDIT)",
+    ("organizations/selectors.py", "_sign_in_rows"): "audit log by organization, then restrict(user, AUDIT)",
     ("organizations/selectors.py", "activity_page_details"): "details of rows already selected by organization",
     ("organizations/selectors.py", "_changed_fields"): "previous versions of history rows already selected",
     ("organizations/forms.py", "__init__"): "administrators' forms, choices of their own organization",
@@ -68,6 +87,14 @@ UNRESTRICTED_QUERIES = {
     ("reports/selectors.py", "_inventory"): "rows of the report's scope (Scope.of) and their documents",
     ("reports/selectors.py", "_checklists"): "items of the scope's checklists",
     ("reports/selectors.py", "_changes"): "history of the scope's records; names through GatedNames",
+    ("identity/views.py", "_provider"): "single sign-on: the provider this browser's session started with",
+    ("identity/views.py", "member_two_factor_reset"): "memberships of the administrator's organization",
+    ("identity/selectors.py", "provider_for_email"): "signed out: the provider of an e-mail domain, no rows shown",
+    ("identity/selectors.py", "sign_in_buttons"): "signed out: the buttons administrators chose to show",
+    ("identity/selectors.py", "sign_in_policy"): "the two-factor rule of the caller's organization",
+    ("identity/selectors.py", "unconfirmed_totp_device"): "the signed-in user's own device",
+    ("identity/selectors.py", "recovery_codes_left"): "the signed-in user's own count",
+    ("identity/selectors.py", "users_with_two_factor"): "ids of the administrator's member list, no rows shown",
 }
 
 #: Selectors that take neither the user nor a queryset, and why.
@@ -81,12 +108,16 @@ SELECTORS_WITHOUT_USER = {
     "organizations/selectors.py:active_admin_count": "a count",
     "organizations/selectors.py:activity_sources": "model classes",
     "organizations/selectors.py:activity_source_choices": "labels",
-    "organizations/selectors.py:activity_log": "administrators' activity log, by the caller's organization",
     "organizations/selectors.py:activity_page_details": "details of rows already selected by organization",
     "reports/selectors.py:report_data": "takes the requesting user (None: a system report of the organization)",
     "vendors/selectors.py:vendors_with_status": "takes the user",
     "vendors/selectors.py:change_history": "takes the HistorySources its callers restricted",
     "vendors/selectors.py:inventory_rows": "takes the vendors its caller selected",
+    "identity/selectors.py:provider_for_email": "signed out: the provider of an e-mail domain",
+    "identity/selectors.py:sign_in_buttons": "signed out: the buttons administrators chose to show",
+    "identity/selectors.py:sign_in_policy": "the two-factor rule of the caller's organization",
+    "identity/selectors.py:base32_secret": "a device's key as text",
+    "identity/selectors.py:users_with_two_factor": "ids of the administrator's member list",
 }
 
 GATE_HELPERS = {"get_restricted_object_or_404", "restricted_queryset", "names_through_gate", "GatedNames"}

@@ -56,6 +56,12 @@ NOT_CRAWLED = {
     "password_reset_complete",
     "healthz",
     "alerts:unsubscribe",
+    "identity:sso_by_email",
+    "identity:sso_start",
+    "identity:sso_callback",
+    "identity:two_factor",
+    "identity:two_factor_verify",
+    "identity:recovery_codes_new",
 }
 #: Pages for administrators only, who are never limited to facilities (Membership.limited_facility_ids).
 ADMIN_ONLY = {
@@ -64,7 +70,8 @@ ADMIN_ONLY = {
     "organizations:member_create",
     "organizations:member_update",
     "organizations:member_set_active",
-    "organizations:activity",
+    "identity:sign_in_settings",
+    "identity:member_two_factor_reset",
 }
 MAX_VARIANTS_PER_PATH = 4
 
