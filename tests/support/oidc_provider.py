@@ -241,7 +241,8 @@ class OidcTestProvider:
             user = provider.users.get(request.form.get("username", ""))
             if user is None or not secrets.compare_digest(user.password, request.form.get("password", "")):
                 return Response(LOGIN_FORM.format(error="Wrong username or password."), status=401)
-            return server.create_authorization_response(grant_user=user)
+            grant = server.get_consent_grant(end_user=user)
+            return server.create_authorization_response(grant_user=user, grant=grant)
 
         @app.post("/idp/token-x")
         def token():
