@@ -72,11 +72,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: refuses one over the limit from its Content-Length (baatracker/limits.py).
+    "baatracker.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store for signed-in users, and a Permissions-Policy (baatracker/headers.py).
+    "baatracker.headers.SecurityHeadersMiddleware",
     # Every page requires sign-in and an active membership (login_not_required views are exempt).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "organizations.middleware.ActiveMembershipMiddleware",
@@ -147,10 +151,20 @@ SESSION_COOKIE_AGE = IDLE_LOGOFF_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Login throttling (django-axes): lock a username + address pair after repeated failures.
+# Login throttling (django-axes) behind the reverse proxy: baatracker/signin.py says why. A user name +
+# address pair is locked after LOGIN_FAILURE_LIMIT failures (so nobody locks an account out for
+# everyone), an address after LOGIN_ADDRESS_FAILURE_LIMIT failures across user names.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "baatracker.signin.AddressThrottledAxesHandler"
+# The number of reverse proxies in front of Gunicorn that append to X-Forwarded-For (docker-compose.yml:
+# one). 0: none, the client's address is REMOTE_ADDR and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+from baatracker.proxy import proxy_settings  # noqa: E402
+
+globals().update(proxy_settings(trusted_proxy_count=TRUSTED_PROXY_COUNT))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -186,6 +200,13 @@ MEDIA_URL = "/media-not-served/"  # documents are served only through permission
 
 # Signed BAA documents and evidence files.
 MAX_UPLOAD_MEGABYTES = env_int("MAX_UPLOAD_MEGABYTES", 20, minimum=1, maximum=200)
+FILE_UPLOAD_HANDLERS = [
+    "baatracker.limits.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Form fields other than files (Django's default, stated): 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -195,8 +216,10 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 globals().update(email_settings_from_url("EMAIL_URL", os.environ.get("EMAIL_URL"), file_path=str(VAR_DIR / "mail")))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "BAA Tracker <baa-tracker@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# Absolute links in emails and reports.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute links in emails and reports. Unset, they follow the port the development server listens on
+# (scripts/run.sh serves PORT, and its worker and beat inherit it), so no link points to another port.
+DEVELOPMENT_PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{DEVELOPMENT_PORT}").rstrip("/")
 
 # Compliance rules.
 EXPIRY_HORIZON_DAYS = env_int("EXPIRY_HORIZON_DAYS", 90, minimum=1, maximum=3650)

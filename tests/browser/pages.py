@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from agreements.models import BusinessAssociateAgreement
+from agreements.models import AgreementStatus, BusinessAssociateAgreement
 from compliance.models import Finding
 from compliance.services import run_compliance
 from organizations import demo
@@ -22,6 +22,11 @@ def main_pages(organization) -> dict[str, str]:
     vendor = Vendor.objects.filter(organization=organization, engagements__isnull=False).order_by("pk").first()
     agreement = BusinessAssociateAgreement.objects.filter(organization=organization).order_by("pk").first()
     finding = Finding.objects.filter(organization=organization, resolved_at=None).order_by("pk").first()
+    executed = (
+        BusinessAssociateAgreement.objects.filter(organization=organization, status=AgreementStatus.EXECUTED)
+        .order_by("pk")
+        .first()
+    )
     return {
         "dashboard": reverse("compliance:dashboard"),
         "findings": reverse("compliance:finding_list"),
@@ -31,6 +36,7 @@ def main_pages(organization) -> dict[str, str]:
         "vendor": reverse("vendors:detail", args=[vendor.pk]),
         "agreements": reverse("agreements:list"),
         "agreement": reverse("agreements:detail", args=[agreement.pk]),
+        "terminate agreement": reverse("agreements:terminate", args=[executed.pk]),
         "members": reverse("organizations:members"),
         "activity": reverse("organizations:activity"),
         "sign_in_settings": reverse("identity:sign_in_settings"),
