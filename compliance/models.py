@@ -18,6 +18,14 @@ class FindingKind(models.TextChoices):
     CHECKLIST_INCOMPLETE = "checklist_incomplete", "Teleradiology checklist incomplete"
     CHECKLIST_REVIEW_OVERDUE = "checklist_review_overdue", "Teleradiology checklist review overdue"
     SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor touching PHI without a downstream BAA"
+    # Teleradiology readers (readers app; rules in the "Teleradiology readers" section of rules.py).
+    READER_UNLICENSED = "reader_unlicensed", "Radiologist reading without a license in the facility's state"
+    READER_LICENSE_EXPIRING = "reader_license_expiring", "Radiologist's state license expiring"
+    READER_BOARD_EXPIRING = "reader_board_expiring", "Radiologist's board certification expiring"
+    READER_PRIVILEGE_EXPIRING = "reader_privilege_expiring", "Radiologist's privileges at a facility expiring"
+    READER_NOT_PRIVILEGED = "reader_not_privileged", "Radiologist reading without privileges at the facility"
+    READER_PROXY_WITHOUT_AGREEMENT = "reader_proxy_no_agreement", "Privileges by proxy without a written agreement"
+    READER_LICENSE_NOT_REVERIFIED = "reader_license_not_reverified", "State license not re-verified"
 
 
 class Severity(models.TextChoices):
@@ -34,6 +42,7 @@ SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Sev
 class FindingQuerySet(RestrictedQuerySet):
     def facility_scope(self, facility_ids: list[int]) -> Q:
         from agreements.models import AgreementQuerySet, BusinessAssociateAgreement
+        from readers.models import Radiologist, RadiologistQuerySet
         from vendors.models import SubcontractorLink, SubcontractorLinkQuerySet
 
         visible_agreements = BusinessAssociateAgreement.objects.filter(
@@ -42,12 +51,16 @@ class FindingQuerySet(RestrictedQuerySet):
         visible_links = SubcontractorLink.objects.filter(
             SubcontractorLinkQuerySet(SubcontractorLink).facility_scope(facility_ids), pk=OuterRef("subcontractor_link")
         )
-        # Agreement and subcontractor findings carry no facility: they are visible where the
-        # agreement or the subcontractor's vendor is.
+        visible_radiologists = Radiologist.objects.filter(
+            RadiologistQuerySet(Radiologist).facility_scope(facility_ids), pk=OuterRef("radiologist")
+        )
+        # Agreement, subcontractor and license findings carry no facility: they are visible where the
+        # agreement, the subcontractor's vendor or the radiologist's vendor is.
         return (
             Q(facility__in=facility_ids)
             | (Q(facility__isnull=True) & Q(Exists(visible_agreements)))
             | (Q(facility__isnull=True) & Q(Exists(visible_links)))
+            | (Q(facility__isnull=True) & Q(Exists(visible_radiologists)))
         )
 
     def open(self) -> FindingQuerySet:
@@ -80,6 +93,10 @@ class Finding(models.Model):
     subcontractor_link = models.ForeignKey(
         "vendors.SubcontractorLink", on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
     )
+    #: Findings about a teleradiology reader (readers app): the radiologist concerned.
+    radiologist = models.ForeignKey(
+        "readers.Radiologist", on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
+    )
     vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="findings")
     facility = models.ForeignKey(
         "facilities.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
@@ -109,7 +126,8 @@ class Finding(models.Model):
             models.CheckConstraint(
                 condition=Q(engagement__isnull=False)
                 | Q(agreement__isnull=False)
-                | Q(subcontractor_link__isnull=False),
+                | Q(subcontractor_link__isnull=False)
+                | Q(radiologist__isnull=False),
                 name="finding_has_subject",
             ),
             models.CheckConstraint(
@@ -131,4 +149,4 @@ class Finding(models.Model):
 
     @property
     def subject(self):
-        return self.engagement or self.agreement or self.subcontractor_link
+        return self.engagement or self.agreement or self.subcontractor_link or self.radiologist
