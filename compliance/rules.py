@@ -616,7 +616,10 @@ def licenses_practising_on(day: datetime.date) -> QuerySet[StateLicense]:
     """Licenses that allow practising on ``day``: issued, not past their expiry (valid through the
     expiry date itself), and active as the board reports. An IMLC letter of qualification alone is
     not a license; a license issued through the compact is one like any other."""
-    return StateLicense.objects.filter(status__in=PRACTISING_STATUSES, issued_on__lte=day, expires_on__gte=day)
+    # A license with no expiry date recorded (listed by NPPES, not yet verified at the board) does not count.
+    return StateLicense.objects.filter(status__in=PRACTISING_STATUSES, expires_on__gte=day).filter(
+        Q(issued_on__isnull=True) | Q(issued_on__lte=day)
+    )
 
 
 def licensed_where(day: datetime.date, *, radiologist: str = "radiologist", state: str) -> Exists:

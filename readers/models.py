@@ -143,14 +143,16 @@ class ImlcLetter(models.Model):
 
 class StateLicense(models.Model):
     """A state medical license: practising in the state from ``issued_on`` through ``expires_on``
-    while its status is active."""
+    while its status is active. Without an expiry date it does not count (not verified yet)."""
 
     radiologist = models.ForeignKey(Radiologist, on_delete=models.PROTECT, related_name="licenses")
     state = models.CharField("state", max_length=2, choices=USState.choices)
     number = models.CharField("license number", max_length=40)
     status = models.CharField(max_length=20, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
-    issued_on = models.DateField()
-    expires_on = models.DateField()
+    issued_on = models.DateField(null=True, blank=True)
+    #: Unknown (e.g. imported from NPPES, which lists numbers and states but no dates): the license
+    #: does not count as practising until the date is recorded from the state board.
+    expires_on = models.DateField(null=True, blank=True)
     imlc_letter = models.ForeignKey(
         ImlcLetter,
         on_delete=models.PROTECT,
@@ -176,7 +178,7 @@ class StateLicense(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["radiologist", "state", "number"], name="state_license_unique_number"),
             models.CheckConstraint(
-                condition=Q(expires_on__gt=F("issued_on")),
+                condition=Q(expires_on__isnull=True) | Q(issued_on__isnull=True) | Q(expires_on__gt=F("issued_on")),
                 name="state_license_expires_after_issue",
                 violation_error_message="The license must expire after it was issued.",
             ),

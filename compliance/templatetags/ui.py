@@ -92,6 +92,11 @@ def finding_fix(context, finding) -> dict[str, str]:
             "url": _first_url(("checklists:detail", (finding.engagement_id,)), vendor),
             "label": label if may_change else "Open the checklist",
         }
+    if finding.radiologist_id:  # teleradiology readers: licenses and privileges are on the radiologist's page
+        return {
+            "url": _first_url(("readers:radiologist_detail", (finding.radiologist_id,)), vendor),
+            "label": "Update the radiologist's records" if may_change else "Open the radiologist",
+        }
     if finding.agreement_id and kind != FindingKind.MISSING_BAA:
         labels = {
             FindingKind.BAA_LAPSED: "Renew the BAA",
