@@ -74,6 +74,13 @@ def test_it_triggers_each_rule_with_the_intended_case():
         (FindingKind.CHECKLIST_INCOMPLETE, "vRad (Virtual Radiologic)"),
         (FindingKind.CHECKLIST_REVIEW_OVERDUE, "StatRad"),
         (FindingKind.SUBCONTRACTOR_GAP, "Ambra Health"),
+        (FindingKind.READER_UNLICENSED, "vRad (Virtual Radiologic)"),
+        (FindingKind.READER_PROXY_WITHOUT_AGREEMENT, "vRad (Virtual Radiologic)"),
+        (FindingKind.READER_LICENSE_EXPIRING, "StatRad"),
+        (FindingKind.READER_LICENSE_NOT_REVERIFIED, "StatRad"),
+        (FindingKind.READER_NOT_PRIVILEGED, "StatRad"),
+        (FindingKind.READER_BOARD_EXPIRING, "NightHawk Radiology"),
+        (FindingKind.READER_PRIVILEGE_EXPIRING, "NightHawk Radiology"),
     }
 
 
