@@ -21,7 +21,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
-from alerts.models import Alert, AlertKind, Digest
+from alerts.models import LEAD_TIME_KINDS, Alert, AlertKind, Digest
 from compliance.models import SEVERITY_RANK, FindingKind, Severity
 
 UNSUBSCRIBE_SALT = "alerts.unsubscribe"
@@ -159,7 +159,7 @@ def alert_item(alert: Alert, *, as_of: datetime.date) -> AlertItem:
         "due_on": due_on,
         "days_left": days_left,
         "threshold_label": alert.threshold_label,
-        "is_reminder": alert.kind != AlertKind.EXPIRY_REMINDER and alert.threshold > 0,
+        "is_reminder": alert.kind not in LEAD_TIME_KINDS and alert.threshold > 0,
         "finding_url": absolute_url("compliance:finding_detail", finding.pk),
         "agreement_url": absolute_url("agreements:detail", agreement.pk) if agreement else "",
         "facility": facility,
@@ -218,6 +218,15 @@ def alert_item(alert: Alert, *, as_of: datetime.date) -> AlertItem:
             "evidence and set the next review date (45 CFR 164.308(a)(8))."
         )
         return AlertItem(headline=headline, action=action, facilities=facility, date_label="Review due since", **common)
+    if alert.kind == AlertKind.READER_CREDENTIAL:
+        # The rule's explanation names the radiologist, the license, board or privileges and the date.
+        action = (
+            f"Ask {vendor} for the renewal and record it (the new expiry date, verified at the source), or stop the "
+            "radiologist reading for the facilities that need it before that date (42 CFR 482.22(a))."
+        )
+        return AlertItem(
+            headline=finding.explanation, action=action, facilities=facility, date_label="Expires on", **common
+        )
     link = finding.subcontractor_link
     subcontractor = link.subcontractor.legal_name if link else ""
     headline = f"{subcontractor} handles PHI as a subcontractor of {vendor}, and no downstream BAA is attested."
@@ -240,6 +249,7 @@ KIND_PHRASE = {
     AlertKind.MISSING_BAA: "missing or lapsed BAAs",
     AlertKind.CHECKLIST_REVIEW: "teleradiology checklist reviews due",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractors without a downstream BAA",
+    AlertKind.READER_CREDENTIAL: "radiologists' licenses, boards and privileges expiring",
 }
 
 

@@ -22,6 +22,7 @@ class AlertKind(models.TextChoices):
     MISSING_BAA = "missing_baa", "Missing or lapsed BAA"
     CHECKLIST_REVIEW = "checklist_review", "Teleradiology checklist review due"
     SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor without a downstream BAA"
+    READER_CREDENTIAL = "reader_credential", "Radiologist license, board or privileges expiring"
 
 
 #: The findings each kind of alert is about. Findings of other kinds appear on the pages and in the
@@ -31,7 +32,15 @@ ALERT_FINDING_KINDS: dict[str, tuple[str, ...]] = {
     AlertKind.MISSING_BAA: (FindingKind.MISSING_BAA, FindingKind.BAA_LAPSED),
     AlertKind.CHECKLIST_REVIEW: (FindingKind.CHECKLIST_REVIEW_OVERDUE,),
     AlertKind.SUBCONTRACTOR_GAP: (FindingKind.SUBCONTRACTOR_GAP,),
+    AlertKind.READER_CREDENTIAL: (
+        FindingKind.READER_LICENSE_EXPIRING,
+        FindingKind.READER_BOARD_EXPIRING,
+        FindingKind.READER_PRIVILEGE_EXPIRING,
+    ),
 }
+#: Kinds reminded on the calendar of their finding's date (settings.ALERT_LEAD_DAYS: 90, 60, 30, 14, 7
+#: and 1 days before), the others by reminder number.
+LEAD_TIME_KINDS = (AlertKind.EXPIRY_REMINDER, AlertKind.READER_CREDENTIAL)
 ALERT_KIND_OF_FINDING: dict[str, str] = {
     finding_kind: alert_kind for alert_kind, kinds in ALERT_FINDING_KINDS.items() for finding_kind in kinds
 }
@@ -41,6 +50,7 @@ PREFERENCE_FIELD: dict[str, str] = {
     AlertKind.MISSING_BAA: "missing_baa",
     AlertKind.CHECKLIST_REVIEW: "checklist_reviews",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractor_gaps",
+    AlertKind.READER_CREDENTIAL: "reader_credentials",
 }
 
 
@@ -195,7 +205,7 @@ class Alert(SendState):
 
     @property
     def threshold_label(self) -> str:
-        if self.kind == AlertKind.EXPIRY_REMINDER:
+        if self.kind in LEAD_TIME_KINDS:
             return f"{self.threshold} day{'s' if self.threshold != 1 else ''} before"
         if self.threshold == 0:
             return "first alert"
@@ -211,6 +221,7 @@ class AlertPreference(models.Model):
     missing_baa = models.BooleanField("missing or lapsed BAAs", default=True)
     checklist_reviews = models.BooleanField("teleradiology checklist reviews due", default=True)
     subcontractor_gaps = models.BooleanField("subcontractors without a downstream BAA", default=True)
+    reader_credentials = models.BooleanField("radiologists' licenses, boards and privileges expiring", default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
