@@ -252,3 +252,22 @@ def test_it_reads_the_nppes_file_streaming(vendor, officer):
     result = readers_import(kind=ImportKind.NPPES, upload=upload, vendor=vendor, user=officer)
 
     assert result.saved == 1
+
+
+def test_the_command_imports_an_nppes_file_from_disk(vendor, officer, tmp_path):
+    from django.core.management import call_command
+
+    person = f.radiologist(vendor)
+    path = tmp_path / "npidata_pfile.csv"
+    path.write_bytes(
+        nppes_file(
+            [{"NPI": person.npi, "Entity Type Code": "1", "Healthcare Provider Taxonomy Code_1": "2085R0202X",
+              "Provider License Number_1": "TX-1", "Provider License Number State Code_1": "TX"}]
+        ).getvalue()
+    )  # fmt: skip
+    out = io.StringIO()
+
+    call_command("import_nppes", str(path), vendor=vendor.pk, user=officer.username, stdout=out)
+
+    assert "1 licenses imported" in out.getvalue()
+    assert StateLicense.objects.get(radiologist=person).history.get().history_user == officer
