@@ -209,3 +209,21 @@ def test_it_guards_the_license_form(client, reader_world):
     )
     assert not StateLicense.objects.filter(radiologist=readers[OTHER_ORG]).exists()
     assert StateLicense.objects.filter(radiologist=readers[OWN_FACILITY]).exists()
+
+
+def test_a_license_finding_is_shown_where_the_radiologists_vendor_is_visible(world, client):
+    """A license finding has no facility: a member limited to facilities sees it where the vendor serves one."""
+    person = f.radiologist(world.vendor, first_name="Barbara", last_name="McClintock")
+    f.state_license(person, "IL", expires_on=f.days(20))
+    run_compliance()
+    finding = Finding.objects.get(kind=FindingKind.READER_LICENSE_EXPIRING)
+    url = reverse("compliance:finding_detail", args=[finding.pk])
+
+    response = world.client.get(url)
+    assert response.status_code == 200 and "Barbara McClintock" in response.content.decode()
+    limited_here = f.user(world.org, facilities=[world.site])
+    limited_elsewhere = f.user(world.org, facilities=[f.facility(world.org)])
+    client.force_login(limited_here)
+    assert client.get(url).status_code == 200
+    client.force_login(limited_elsewhere)
+    assert client.get(url).status_code == 404
