@@ -13,7 +13,7 @@ from compliance.models import Finding
 from compliance.rules import agreements_in_force
 from compliance.selectors import findings_by_urgency, findings_visible_to
 from facilities.models import Facility
-from organizations.querysets import Action
+from organizations.querysets import HIDDEN_AGREEMENT, HIDDEN_FACILITY, Action, names_through_gate
 from vendors.models import Engagement
 from vendors.selectors import HistoryEntry, HistorySource, change_history
 
@@ -52,7 +52,10 @@ def agreement_list(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgre
             ),
             in_force=Exists(agreements_in_force(as_of).filter(pk=OuterRef("pk"))),
         )
-        .prefetch_related(Prefetch("covered_facilities", queryset=Facility.objects.order_by("name")))
+        # The covered facilities the user may see: the gate applies to names too (issue #15 item 4).
+        .prefetch_related(
+            Prefetch("covered_facilities", queryset=Facility.objects.restrict(user, Action.VIEW).order_by("name"))
+        )
     )
 
 
@@ -117,9 +120,11 @@ def visible_covered_facilities(user, agreement: BusinessAssociateAgreement) -> t
 
 def agreement_history(user, agreement: BusinessAssociateAgreement, *, limit: int = 50) -> list[HistoryEntry]:
     """Changes of the agreement (coverage included) and of its documents, newest first."""
-    facility_names = dict(Facility.objects.filter(organization_id=agreement.organization_id).values_list("pk", "name"))
-    titles = dict(
-        BusinessAssociateAgreement.objects.filter(organization_id=agreement.organization_id).values_list("pk", "title")
+    facility_names = names_through_gate(
+        user, Facility, "name", hidden=HIDDEN_FACILITY, organization_id=agreement.organization_id
+    )
+    titles = names_through_gate(
+        user, BusinessAssociateAgreement, "title", hidden=HIDDEN_AGREEMENT, organization_id=agreement.organization_id
     )
     names = {"facility": facility_names, "supersedes": titles, "vendor": {agreement.vendor_id: str(agreement.vendor)}}
     return change_history(

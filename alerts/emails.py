@@ -22,7 +22,8 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from alerts.models import LEAD_TIME_KINDS, Alert, AlertKind, Digest
-from compliance.models import SEVERITY_RANK, FindingKind, Severity
+from compliance import kinds
+from compliance.models import SEVERITY_RANK, Severity
 
 UNSUBSCRIBE_SALT = "alerts.unsubscribe"
 
@@ -104,6 +105,9 @@ class AlertItem:
     finding_kind: str
     severity: str
     severity_label: str
+    subject: str
+    title: str
+    summary: str
     headline: str
     action: str
     vendor: str
@@ -118,6 +122,8 @@ class AlertItem:
     subcontractor: str = ""
     facility: str = ""
     date_label: str = "Date"
+    #: Show "(n days left)" after the date.
+    countdown: bool = False
     #: An auto-renewing BAA: the date is the notice deadline, not the expiry.
     notice_deadline: bool = False
 
@@ -126,120 +132,77 @@ class AlertItem:
         return SEVERITY_RANK.get(self.severity, len(SEVERITY_RANK))
 
 
-def _day(value: datetime.date | None) -> str:
-    return f"{value:%Y-%m-%d}" if value else ""
-
-
-def _days(n: int) -> str:
-    return f"{n} day{'s' if n != 1 else ''}"
-
-
-def covered_facility_names(agreement) -> str:
+def covered_facility_names(agreement, visible: tuple[str, ...] | None = None) -> str:
+    """The facilities the agreement covers, as far as the recipient sees them (``visible``: the names of
+    the facilities a facility-limited recipient looks after; None for every facility)."""
     if agreement.covers_all_facilities:
         return "all facilities of the organization"
     names = sorted(facility.name for facility in agreement.covered_facilities.all())
+    if visible is not None:
+        shown = [name for name in names if name in visible]
+        others = len(names) - len(shown)
+        if others:
+            shown.append(f"{others} other facilit{'y' if others == 1 else 'ies'}")
+        names = shown
     return ", ".join(names) or "no facility listed"
 
 
-def alert_item(alert: Alert, *, as_of: datetime.date) -> AlertItem:
-    """The text of an alert from its finding (loaded with vendor, facility, agreement and subcontractor)."""
+def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[str, ...] | None = None) -> AlertItem:
+    """The text of an alert from its finding (loaded with vendor, facility, agreement and subcontractor),
+    in the wording its finding kind declares (compliance/kinds.py)."""
     finding = alert.finding
+    spec = kinds.get(finding.kind)
+    if spec.alert_wording is None:
+        # A kind that declares no alert is never planned (alerts.models.ALERT_KIND_OF_FINDING); an
+        # alert kept for a kind that no longer sends any must not get another kind's words.
+        raise ValueError(f"finding kind {finding.kind!r} declares no alert wording")
     vendor = finding.vendor.legal_name
     agreement = finding.agreement
     facility = finding.facility.name if finding.facility_id else ""
+    link = finding.subcontractor_link if finding.subcontractor_link_id else None
     due_on = finding.due_on
     days_left = (due_on - as_of).days if due_on else None
-    common = {
-        "kind": alert.kind,
-        "finding_kind": finding.kind,
-        "severity": finding.severity,
-        "severity_label": Severity(finding.severity).label,
-        "vendor": vendor,
-        "agreement": agreement.title if agreement else "",
-        "due_on": due_on,
-        "days_left": days_left,
-        "threshold_label": alert.threshold_label,
-        "is_reminder": alert.kind not in LEAD_TIME_KINDS and alert.threshold > 0,
-        "finding_url": absolute_url("compliance:finding_detail", finding.pk),
-        "agreement_url": absolute_url("agreements:detail", agreement.pk) if agreement else "",
-        "facility": facility,
-    }
-    if alert.kind == AlertKind.EXPIRY_REMINDER:
-        facilities = covered_facility_names(agreement)
-        auto_renews = agreement.auto_renews and agreement.expires_on != due_on
-        when = f"in {_days(days_left)}" if days_left else "today"
-        if auto_renews:
-            headline = (
-                f"The BAA \u201c{agreement.title}\u201d with {vendor} renews automatically on "
-                f"{_day(agreement.expires_on)}; the notice deadline to renegotiate or stop it is "
-                f"{_day(due_on)} ({when})."
-            )
-            action = (
-                f"Decide by {_day(due_on)} whether the agreement may renew as it is. If it must be renegotiated or "
-                "stopped, give the vendor notice before that date and record the successor agreement."
-            )
-        else:
-            headline = (
-                f"The BAA \u201c{agreement.title}\u201d with {vendor} expires on {_day(due_on)} ({when}) and no "
-                "executed successor agreement supersedes it."
-            )
-            action = (
-                f"Execute a renewal or successor BAA with {vendor} before {_day(due_on)} and upload the signed copy, "
-                "or end the vendor's access to PHI by then: without a BAA in force every disclosure is "
-                "impermissible (45 CFR 164.502(e))."
-            )
-        return AlertItem(
-            headline=headline,
-            action=action,
-            facilities=facilities,
-            date_label="Notice deadline" if auto_renews else "Expires on",
-            notice_deadline=auto_renews,
-            **common,
-        )
-    if alert.kind == AlertKind.MISSING_BAA:
-        if finding.kind == FindingKind.BAA_LAPSED and agreement:
-            headline = (
-                f"{vendor} still has PHI access at {facility}, but its BAA \u201c{agreement.title}\u201d is no longer "
-                "in force."
-            )
-        else:
-            headline = f"{vendor} has PHI access at {facility}, and no executed BAA in force covers it."
-        action = (
-            f"Execute a BAA with {vendor} covering {facility} and upload the signed copy, or stop the PHI access "
-            "now: 45 CFR 164.502(e) and 164.504(e) require a signed BAA before a business associate touches PHI."
-        )
-        return AlertItem(headline=headline, action=action, facilities=facility, **common)
-    if alert.kind == AlertKind.CHECKLIST_REVIEW:
-        headline = (
-            f"The teleradiology checklist for {vendor} at {facility} has items due for review since {_day(due_on)}."
-        )
-        action = (
-            "Re-verify the overdue items (licensure where the patient is, credentialing, safeguards), record the "
-            "evidence and set the next review date (45 CFR 164.308(a)(8))."
-        )
-        return AlertItem(headline=headline, action=action, facilities=facility, date_label="Review due since", **common)
-    if alert.kind == AlertKind.READER_CREDENTIAL:
-        # The rule's explanation names the radiologist, the license, board or privileges and the date.
-        action = (
-            f"Ask {vendor} for the renewal and record it (the new expiry date, verified at the source), or stop the "
-            "radiologist reading for the facilities that need it before that date (42 CFR 482.22(a))."
-        )
-        return AlertItem(
-            headline=finding.explanation, action=action, facilities=facility, date_label="Expires on", **common
-        )
-    link = finding.subcontractor_link
-    subcontractor = link.subcontractor.legal_name if link else ""
-    headline = f"{subcontractor} handles PHI as a subcontractor of {vendor}, and no downstream BAA is attested."
-    action = (
-        f"Ask {vendor} for assurance that it has a BAA with {subcontractor}, and record the date it was attested "
-        "(45 CFR 164.502(e)(1)(ii), 164.308(b)(2))."
+    is_reminder = alert.kind not in LEAD_TIME_KINDS and alert.threshold > 0
+    facts = kinds.AlertFacts(
+        finding_kind=finding.kind,
+        vendor=vendor,
+        facility=facility,
+        agreement=agreement.title if agreement else "",
+        agreement_expires_on=agreement.expires_on if agreement else None,
+        auto_renews=bool(agreement and agreement.auto_renews),
+        due_on=due_on,
+        days_left=days_left,
+        subcontractor=link.subcontractor.legal_name if link else "",
+        threshold_label=alert.threshold_label,
+        is_reminder=is_reminder,
+        explanation=finding.explanation,
+        covered_facilities=lambda: covered_facility_names(agreement, visible_facilities) if agreement else "",
     )
+    wording = spec.alert_wording(facts)
     return AlertItem(
-        headline=headline,
-        action=action,
-        facilities=f"every facility {vendor} serves",
-        subcontractor=subcontractor,
-        **common,
+        kind=alert.kind,
+        finding_kind=finding.kind,
+        severity=finding.severity,
+        severity_label=Severity(finding.severity).label,
+        subject=wording.subject,
+        title=wording.title,
+        summary=wording.summary,
+        headline=wording.headline,
+        action=wording.action,
+        vendor=vendor,
+        facilities=wording.facilities,
+        agreement=facts.agreement,
+        due_on=due_on,
+        days_left=days_left,
+        threshold_label=alert.threshold_label,
+        is_reminder=is_reminder,
+        finding_url=absolute_url("compliance:finding_detail", finding.pk),
+        agreement_url=absolute_url("agreements:detail", agreement.pk) if agreement else "",
+        subcontractor=facts.subcontractor,
+        facility=facility,
+        date_label=wording.date_label,
+        countdown=wording.countdown,
+        notice_deadline=wording.notice_deadline,
     )
 
 
@@ -289,7 +252,7 @@ def _headers(record: Alert | Digest, unsubscribe_url: str) -> dict[str, str]:
 def alert_message(
     alert: Alert, *, to: str, recipient: Recipient, organization_name: str, as_of: datetime.date
 ) -> EmailMultiAlternatives:
-    item = alert_item(alert, as_of=as_of)
+    item = alert_item(alert, as_of=as_of, visible_facilities=recipient.facility_names)
     context = _common_context(user_id=alert.recipient_id, organization_name=organization_name, recipient=recipient)
     context.update({"item": item, "why": _why(recipient, organization_name, [alert.kind])})
     name = alert.kind
@@ -314,7 +277,7 @@ def digest_message(
 ) -> EmailMultiAlternatives:
     """One email with the recipient's alerts of the day, grouped by urgency (the findings' severity),
     then by the nearest date."""
-    items = [alert_item(alert, as_of=as_of) for alert in alerts]
+    items = [alert_item(alert, as_of=as_of, visible_facilities=recipient.facility_names) for alert in alerts]
     items.sort(key=lambda item: (item.urgency_rank, item.due_on or datetime.date.max, item.vendor))
     groups = []
     for severity in Severity:

@@ -9,11 +9,13 @@ conditional UPDATE, see alerts.services).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
-from compliance.models import FindingKind
+from compliance import kinds
 from organizations.querysets import RestrictedQuerySet
 
 
@@ -25,25 +27,21 @@ class AlertKind(models.TextChoices):
     READER_CREDENTIAL = "reader_credential", "Radiologist license, board or privileges expiring"
 
 
-#: The findings each kind of alert is about. Findings of other kinds appear on the pages and in the
-#: reports but send no email.
-ALERT_FINDING_KINDS: dict[str, tuple[str, ...]] = {
-    AlertKind.EXPIRY_REMINDER: (FindingKind.BAA_EXPIRING,),
-    AlertKind.MISSING_BAA: (FindingKind.MISSING_BAA, FindingKind.BAA_LAPSED),
-    AlertKind.CHECKLIST_REVIEW: (FindingKind.CHECKLIST_REVIEW_OVERDUE,),
-    AlertKind.SUBCONTRACTOR_GAP: (FindingKind.SUBCONTRACTOR_GAP,),
-    AlertKind.READER_CREDENTIAL: (
-        FindingKind.READER_LICENSE_EXPIRING,
-        FindingKind.READER_BOARD_EXPIRING,
-        FindingKind.READER_PRIVILEGE_EXPIRING,
-    ),
-}
-#: Kinds reminded on the calendar of their finding's date (settings.ALERT_LEAD_DAYS: 90, 60, 30, 14, 7
-#: and 1 days before), the others by reminder number.
+#: finding kind -> the kind of alert it sends, as each finding kind declares (compliance/kinds.py).
+#: Findings of other kinds appear on the pages and in the reports but send no email.
+ALERT_KIND_OF_FINDING: Mapping[str, str] = kinds.ALERT_KIND_OF_FINDING
+
+
+#: Alert kinds reminded on the calendar of their finding's date (settings.ALERT_LEAD_DAYS: 90, 60, 30,
+#: 14, 7 and 1 days before); the others by reminder number.
 LEAD_TIME_KINDS = (AlertKind.EXPIRY_REMINDER, AlertKind.READER_CREDENTIAL)
-ALERT_KIND_OF_FINDING: dict[str, str] = {
-    finding_kind: alert_kind for alert_kind, kinds in ALERT_FINDING_KINDS.items() for finding_kind in kinds
-}
+
+
+def alert_finding_kinds(alert_kind: str) -> tuple[str, ...]:
+    """The finding kinds an alert kind is about."""
+    return tuple(value for value, kind in ALERT_KIND_OF_FINDING.items() if kind == alert_kind)
+
+
 #: The preference field that turns each kind of alert on or off.
 PREFERENCE_FIELD: dict[str, str] = {
     AlertKind.EXPIRY_REMINDER: "expiry_reminders",

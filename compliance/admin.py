@@ -28,6 +28,7 @@ class OpenFilter(admin.SimpleListFilter):
 class FindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "kind",
+        "regulation",
         "severity",
         "vendor",
         "facility",
@@ -41,3 +42,8 @@ class FindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["explanation", "vendor__legal_name", "facility__name", "subject_key"]
     list_select_related = ["vendor", "facility"]
     date_hierarchy = "first_seen_at"
+
+    @admin.display(description="regulation")
+    def regulation(self, finding: Finding) -> str:
+        """The citation of the finding's kind (compliance/kinds.py)."""
+        return finding.kind_spec.citation

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from compliance.models import FindingKind, Severity
+from compliance import kinds
+from compliance.models import Severity
 from compliance.selectors import FindingState
 from facilities.models import Facility
 from organizations.querysets import Action
@@ -18,7 +19,7 @@ class FindingFilterForm(forms.Form):
 
     state = forms.ChoiceField(label="Status", choices=FindingState.CHOICES, required=False)
     severity = forms.ChoiceField(label="Severity", choices=[("", "Any severity"), *Severity.choices], required=False)
-    kind = forms.ChoiceField(label="Kind", choices=[("", "Any kind"), *FindingKind.choices], required=False)
+    kind = forms.ChoiceField(label="Kind", choices=lambda: [("", "Any kind"), *kinds.choices()], required=False)
     facility = forms.ModelChoiceField(
         label="Facility", queryset=Facility.objects.none(), required=False, empty_label="Any facility"
     )

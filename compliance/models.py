@@ -4,35 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
+from compliance import kinds
+from compliance.kinds import Severity
 from organizations.querysets import RestrictedQuerySet
 
-
-class FindingKind(models.TextChoices):
-    MISSING_BAA = "missing_baa", "Missing BAA"
-    BAA_LAPSED = "baa_lapsed", "BAA expired or terminated while PHI access continues"
-    BAA_EXPIRING = "baa_expiring", "BAA expiring with no executed successor"
-    PHI_BEFORE_BAA = "phi_before_baa", "PHI access before the BAA was executed"
-    NO_SIGNED_DOCUMENT = "no_signed_document", "Executed BAA with no signed document on file"
-    BREACH_WINDOW_TOO_LONG = "breach_window_too_long", "Breach-notification window longer than 60 days"
-    PRE_OMNIBUS_BAA = "pre_omnibus_baa", "Pre-Omnibus BAA never updated"
-    CHECKLIST_INCOMPLETE = "checklist_incomplete", "Teleradiology checklist incomplete"
-    CHECKLIST_REVIEW_OVERDUE = "checklist_review_overdue", "Teleradiology checklist review overdue"
-    SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor touching PHI without a downstream BAA"
-    # Teleradiology readers (readers app; rules in the "Teleradiology readers" section of rules.py).
-    READER_UNLICENSED = "reader_unlicensed", "Radiologist reading without a license in the facility's state"
-    READER_LICENSE_EXPIRING = "reader_license_expiring", "Radiologist's state license expiring"
-    READER_BOARD_EXPIRING = "reader_board_expiring", "Radiologist's board certification expiring"
-    READER_PRIVILEGE_EXPIRING = "reader_privilege_expiring", "Radiologist's privileges at a facility expiring"
-    READER_NOT_PRIVILEGED = "reader_not_privileged", "Radiologist reading without privileges at the facility"
-    READER_PROXY_WITHOUT_AGREEMENT = "reader_proxy_no_agreement", "Privileges by proxy without a written agreement"
-    READER_LICENSE_NOT_REVERIFIED = "reader_license_not_reverified", "State license not re-verified"
+__all__ = ["SEVERITY_RANK", "Finding", "FindingKind", "FindingQuerySet", "Severity"]
 
 
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-    LOW = "low", "Low"
+#: The finding kinds as an enum (``FindingKind.MISSING_BAA``), built from the registry
+#: (compliance/kinds.py), where each kind is declared once.
+FindingKind = models.TextChoices("FindingKind", [(spec.name, (spec.value, spec.label)) for spec in kinds.BUILTIN])
 
 
 #: Sort order, most urgent first.
@@ -76,7 +57,7 @@ class Finding(models.Model):
     """
 
     organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="findings")
-    kind = models.CharField(max_length=32, choices=FindingKind.choices)
+    kind = models.CharField(max_length=32, choices=kinds.choices)
     severity = models.CharField(max_length=16, choices=Severity.choices)
     #: "<model>:<pk>" of the subject, so that one open finding per kind and subject is a constraint.
     subject_key = models.CharField(max_length=64)
@@ -142,6 +123,14 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.explanation[:80]}"
+
+    def get_kind_display(self) -> str:
+        """The kind's label from the registry (also for a kind registered at run time)."""
+        return kinds.label(self.kind)
+
+    @property
+    def kind_spec(self) -> kinds.FindingKindSpec:
+        return kinds.get(self.kind)
 
     @property
     def is_open(self) -> bool:

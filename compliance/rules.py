@@ -34,6 +34,7 @@ from checklists.models import (
     TELERADIOLOGY_ITEMS,
     ChecklistItem,
 )
+from compliance import kinds
 from compliance.models import FindingKind, Severity
 from facilities.models import USState
 from readers.models import (
@@ -991,42 +992,51 @@ def reader_license_not_reverified(ctx: RuleContext) -> Iterable[Detection]:
 @dataclass(frozen=True)
 class Rule:
     kind: str
-    citation: str
     detect: Callable[[RuleContext], Iterable[Detection]]
 
+    @property
+    def citation(self) -> str:
+        """The regulation, from the kind's declaration (compliance/kinds.py)."""
+        return kinds.get(self.kind).citation
 
-#: Every rule, in the order of the product's specification. One finding kind per rule.
+
+#: Every rule, in the order of the product's specification. One finding kind per rule; everything
+#: else about a kind (label, citation, severity rule, fix, alert wording) is in compliance/kinds.py.
 RULES: tuple[Rule, ...] = (
-    Rule(FindingKind.MISSING_BAA, "45 CFR 164.502(e), 164.504(e)", missing_baa),
-    Rule(FindingKind.BAA_LAPSED, "45 CFR 164.502(e)", baa_lapsed),
-    Rule(FindingKind.BAA_EXPIRING, "45 CFR 164.502(e)", baa_expiring),
-    Rule(FindingKind.PHI_BEFORE_BAA, "45 CFR 164.502(e)(1), 164.308(b)(1)", phi_before_baa),
-    Rule(FindingKind.NO_SIGNED_DOCUMENT, "45 CFR 164.504(e)(1), 164.316(b)(2)(i)", no_signed_document),
-    Rule(FindingKind.BREACH_WINDOW_TOO_LONG, "45 CFR 164.410(b)", breach_window_too_long),
-    Rule(FindingKind.PRE_OMNIBUS_BAA, "45 CFR 164.532(e)", pre_omnibus_baa),
-    Rule(FindingKind.CHECKLIST_INCOMPLETE, "45 CFR 164.308, 164.312; 42 CFR 482.22(a)(3)", checklist_incomplete),
-    Rule(FindingKind.CHECKLIST_REVIEW_OVERDUE, "45 CFR 164.308(a)(8)", checklist_review_overdue),
-    Rule(FindingKind.SUBCONTRACTOR_GAP, "45 CFR 164.502(e)(1)(ii), 164.308(b)(2)", subcontractor_gap),
-    # Teleradiology readers.
-    Rule(FindingKind.READER_UNLICENSED, "42 CFR 482.22(a)(3)(iv)", reader_unlicensed),
-    Rule(FindingKind.READER_LICENSE_EXPIRING, "42 CFR 482.22(a)(3)(iv)", reader_license_expiring),
-    Rule(FindingKind.READER_BOARD_EXPIRING, "42 CFR 482.22(c)(4)", reader_board_expiring),
-    Rule(FindingKind.READER_PRIVILEGE_EXPIRING, "42 CFR 482.22(a)(1)-(2)", reader_privilege_expiring),
-    Rule(FindingKind.READER_NOT_PRIVILEGED, "42 CFR 482.22(a), 485.616(c)", reader_not_privileged),
-    Rule(
-        FindingKind.READER_PROXY_WITHOUT_AGREEMENT,
-        "42 CFR 482.22(a)(3)-(4), 482.12(a)(8), 485.616(c)",
-        reader_proxy_without_agreement,
-    ),
-    Rule(FindingKind.READER_LICENSE_NOT_REVERIFIED, "45 CFR 164.308(a)(8)", reader_license_not_reverified),
+    Rule(FindingKind.MISSING_BAA, missing_baa),
+    Rule(FindingKind.BAA_LAPSED, baa_lapsed),
+    Rule(FindingKind.BAA_EXPIRING, baa_expiring),
+    Rule(FindingKind.PHI_BEFORE_BAA, phi_before_baa),
+    Rule(FindingKind.NO_SIGNED_DOCUMENT, no_signed_document),
+    Rule(FindingKind.BREACH_WINDOW_TOO_LONG, breach_window_too_long),
+    Rule(FindingKind.PRE_OMNIBUS_BAA, pre_omnibus_baa),
+    Rule(FindingKind.CHECKLIST_INCOMPLETE, checklist_incomplete),
+    Rule(FindingKind.CHECKLIST_REVIEW_OVERDUE, checklist_review_overdue),
+    Rule(FindingKind.SUBCONTRACTOR_GAP, subcontractor_gap),
+    # Teleradiology readers (the "Teleradiology readers" section above).
+    Rule(FindingKind.READER_UNLICENSED, reader_unlicensed),
+    Rule(FindingKind.READER_LICENSE_EXPIRING, reader_license_expiring),
+    Rule(FindingKind.READER_BOARD_EXPIRING, reader_board_expiring),
+    Rule(FindingKind.READER_PRIVILEGE_EXPIRING, reader_privilege_expiring),
+    Rule(FindingKind.READER_NOT_PRIVILEGED, reader_not_privileged),
+    Rule(FindingKind.READER_PROXY_WITHOUT_AGREEMENT, reader_proxy_without_agreement),
+    Rule(FindingKind.READER_LICENSE_NOT_REVERIFIED, reader_license_not_reverified),
 )
 RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
+
+
+def active_rules() -> tuple[Rule, ...]:
+    """RULES, and the rules of kinds registered with their own ``detect`` (compliance/kinds.py)."""
+    extra = tuple(
+        Rule(spec.value, spec.detect) for spec in kinds.all_kinds() if spec.detect and spec.value not in RULE_BY_KIND
+    )
+    return RULES + extra
 
 
 def detect_all(ctx: RuleContext) -> list[Detection]:
     """Every problem the rules detect: at most one query per rule, whatever the size of the data."""
     run = replace(ctx, shared={})
-    return [detection for rule in RULES for detection in rule.detect(run)]
+    return [detection for rule in active_rules() for detection in rule.detect(run)]
 
 
 def with_item_one_computed(engagements: QuerySet[Engagement], as_of: datetime.date) -> QuerySet[Engagement]:

@@ -19,7 +19,8 @@ from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Que
 from django.db.models.functions import TruncMonth
 
 from agreements.models import BusinessAssociateAgreement
-from compliance.models import SEVERITY_RANK, Finding, FindingKind, Severity
+from compliance import kinds
+from compliance.models import SEVERITY_RANK, Finding, Severity
 from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
 from facilities.models import Facility
 from organizations.querysets import Action
@@ -444,4 +445,4 @@ def filter_findings(
 
 
 def kind_choices() -> list[tuple[str, str]]:
-    return list(FindingKind.choices)
+    return kinds.choices()

@@ -146,6 +146,8 @@ def action_required(action: str = Action.VIEW, *, write: str | None = None):
             request.membership = require_action(request, needed)
             return view(request, *args, **kwargs)
 
+        # Read by the gate test (tests/test_gate.py): every routed view carries it, or says why not.
+        wrapper.gate_action = action
         return wrapper
 
     return decorator

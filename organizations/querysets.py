@@ -44,3 +44,37 @@ class RestrictedQuerySet(models.QuerySet):
         if facility_ids is not None:
             queryset = queryset.filter(self.facility_scope(facility_ids))
         return queryset
+
+
+class GatedNames(dict):
+    """{pk: name} of the rows the gate lets a user see; any other pk reads as ``hidden``.
+
+    Name look-ups for display (history, coverage lists) go through the same gate as the rows they
+    describe: a coverage change that involved a facility the user may not see says that a facility
+    outside their access changed, never its name.
+    """
+
+    def __init__(self, rows, hidden: str):
+        super().__init__(rows)
+        self.hidden = hidden
+
+    def get(self, key, default=None):
+        if key in self:
+            return self[key]
+        return self.hidden if key is not None else default
+
+
+def names_through_gate(
+    user, model: type[models.Model], field: str, *, hidden: str, organization_id: int | None = None
+) -> GatedNames:
+    """The display names of the ``model`` rows ``user`` may view (``restrict(user, VIEW)``)."""
+    queryset = model._default_manager.all().restrict(user, Action.VIEW)
+    if organization_id is not None:
+        queryset = queryset.for_organization(organization_id)
+    return GatedNames(queryset.values_list("pk", field), hidden)
+
+
+#: How a name outside the user's access reads.
+HIDDEN_FACILITY = "a facility outside your access"
+HIDDEN_AGREEMENT = "an agreement outside your access"
+HIDDEN_VENDOR = "a vendor outside your access"

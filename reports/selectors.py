@@ -30,9 +30,9 @@ from agreements.models import (
     DocumentKind,
 )
 from checklists.models import ChecklistItem, ItemStatus, TeleradiologyChecklist
-from compliance.models import SEVERITY_RANK, Finding, FindingKind, Severity
+from compliance import kinds
+from compliance.models import SEVERITY_RANK, Finding, Severity
 from compliance.rules import (
-    RULE_BY_KIND,
     agreements_in_force,
     assignments_active_on,
     covering,
@@ -45,7 +45,7 @@ from compliance.rules import (
 )
 from facilities.models import Facility
 from organizations.models import Organization
-from organizations.querysets import Action
+from organizations.querysets import Action, GatedNames
 from readers.models import PrivilegeBasis, ReadingAssignment
 from reports.models import AuditReport, AuditReportQuerySet
 from vendors.models import Engagement, SubcontractorLink, Vendor, VendorCategory
@@ -360,19 +360,19 @@ def _summary(inventory: list[InventoryRow], findings: list[FindingRow]) -> Summa
                 with_gap.add(row.engagement.vendor_id)
     counts = Counter(row.finding.severity for row in findings)
     by_kind = Counter((row.finding.kind, row.finding.severity) for row in findings)
-    kinds = [
+    kind_counts = [
         KindCount(
-            label=FindingKind(kind).label,
+            label=kinds.label(kind),
             severity=severity,
             severity_label=Severity(severity).label,
             count=count,
-            citation=RULE_BY_KIND[kind].citation,
+            citation=kinds.get(kind).citation,
         )
         for (kind, severity), count in by_kind.items()
     ]
-    kinds.sort(key=lambda k: (SEVERITY_RANK[k.severity], -k.count, k.label))
+    kind_counts.sort(key=lambda k: (SEVERITY_RANK[k.severity], -k.count, k.label))
     return Summary(
-        findings_by_kind=kinds,
+        findings_by_kind=kind_counts,
         vendors_with_phi_access=len(with_phi),
         vendors_covered=len(with_phi - with_gap),
         vendors_with_gaps=len(with_gap),
@@ -407,7 +407,7 @@ def _findings(scope: Scope, vendor_ids: set[int], now: datetime.datetime) -> lis
         FindingRow(
             finding=finding,
             age_days=max(0, (today - timezone.localtime(finding.first_seen_at).date()).days),
-            citation=RULE_BY_KIND[finding.kind].citation,
+            citation=kinds.get(finding.kind).citation,
         )
         for finding in findings
     ]
@@ -658,19 +658,20 @@ def _changes(
     for model, records in histories:
         if model is ChecklistItem:
             user_ids |= {r.verified_by_id for r in records if r.verified_by_id}
+    # Names through the gate of the report's scope (issue #15 item 4): a facility report names only its
+    # facility, and a report of a member limited to some facilities only those.
+    facility_rows = scope.of(Facility)
+    if scope.facility_id is not None:
+        facility_rows = facility_rows.filter(pk=scope.facility_id)
     names = _Names(
-        vendors=dict(Vendor.objects.filter(organization_id=scope.organization_id).values_list("pk", "legal_name")),
-        facilities=dict(Facility.objects.filter(organization_id=scope.organization_id).values_list("pk", "name")),
-        agreements=dict(
-            BusinessAssociateAgreement.objects.filter(organization_id=scope.organization_id).values_list("pk", "title")
-        ),
+        vendors=GatedNames(scope.of(Vendor).values_list("pk", "legal_name"), "another vendor"),
+        facilities=GatedNames(facility_rows.values_list("pk", "name"), "another facility"),
+        agreements=GatedNames(scope.of(BusinessAssociateAgreement).values_list("pk", "title"), "another agreement"),
         users={u.pk: _user_label(u) for u in get_user_model().objects.filter(pk__in=user_ids)},
     )
     engagement_names = {
         pk: f"{names.vendors.get(v, f'#{v}')} at {names.facilities.get(f, f'#{f}')}"
-        for pk, v, f in Engagement.objects.filter(facility__organization_id=scope.organization_id).values_list(
-            "pk", "vendor_id", "facility_id"
-        )
+        for pk, v, f in scope.of(Engagement).values_list("pk", "vendor_id", "facility_id")
     }
 
     rows: list[ChangeRow] = []

@@ -9,9 +9,10 @@
 #
 # Environment (all optional):
 #   TEST_DATABASES     which runs: "sqlite postgres" (default), "sqlite" or "postgres"
-#   TEST_SQLITE_URL    default sqlite:///<repo>/var/ci.sqlite3   (tests use var/test_ci.sqlite3)
+#   TEST_SQLITE_URL    default sqlite:///<repo>/var/ci.sqlite3   (tests use var/test-sqlite/test_ci.sqlite3)
 #   TEST_POSTGRES_URL  default postgres://postgres@127.0.0.1:5432/baatracker_ci  (tests use test_baatracker_ci)
-#   REDIS_URL          default redis://127.0.0.1:6379/15; the tests flush this Redis database
+#   REDIS_URL          default redis://127.0.0.1:6379/15 (the second pass uses /14); the tests flush them
+#   TEST_PARALLEL      1 (default): both passes at the same time; 0: one after the other
 # Pick your own names when several people run the tests on one machine.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -41,19 +42,70 @@ fi
 mkdir -p var
 summaries=()
 failed=0
-for database in $TEST_DATABASES; do
+
+# redis_url_for_pass INDEX: REDIS_URL for the first pass, the Redis database below it for the second
+# (redis://127.0.0.1:6379/15 -> /14), so that two passes at the same time never flush each other's.
+redis_url_for_pass() {
+    local index="$1" base number
+    if [[ "$REDIS_URL" =~ ^(.*/)([0-9]+)$ ]]; then
+        base="${BASH_REMATCH[1]}"
+        number="${BASH_REMATCH[2]}"
+        [ "$number" -ge "$index" ] || die "REDIS_URL: database $number leaves no room for pass $((index + 1))"
+        echo "$base$((number - index))"
+    else
+        [ "$index" -eq 0 ] || die "REDIS_URL must end with a database number (e.g. /15) for a second pass"
+        echo "$REDIS_URL"
+    fi
+}
+
+# run_pass DATABASE INDEX PYTEST_ARGS...: one pytest run with its own var dir, Redis database and Celery
+# queue (tests/conftest.py), so that two passes can run side by side; its output goes to standard output.
+run_pass() {
+    local database="$1" index="$2" url
+    shift 2
     case "$database" in
     sqlite) url="$TEST_SQLITE_URL" ;;
     postgres) url="$TEST_POSTGRES_URL" ;;
     *) die "TEST_DATABASES: unknown database $database (use sqlite and/or postgres)" ;;
     esac
-    log "pytest on $database ($url)"
-    output="var/pytest-$database.log"
-    status=0
-    DATABASE_URL="$url" "$VENV/bin/python" -m pytest "$@" </dev/null 2>&1 | tee "$output" || status=$?
-    summaries+=("$database: $(grep -v '^\s*$' "$output" | tail -n 1) (exit $status)")
-    [ "$status" -eq 0 ] || failed=1
-done
+    mkdir -p "var/test-$database"
+    DATABASE_URL="$url" REDIS_URL="$(redis_url_for_pass "$index")" BAATRACKER_VAR_DIR="$REPO_ROOT/var/test-$database" \
+        "$VENV/bin/python" -m pytest "$@" </dev/null 2>&1
+}
+
+summarize() { # summarize DATABASE STATUS
+    summaries+=("$1: $(grep -v '^\s*$' "var/pytest-$1.log" | tail -n 1) (exit $2)")
+    [ "$2" -eq 0 ] || failed=1
+}
+
+# By default the passes run at the same time: each is mostly one process waiting on its database, its
+# Celery worker or Chromium, so two of them share two cores well and CI takes about half as long. Each
+# pass's output is kept in var/pytest-DATABASE.log and printed when it ends. TEST_PARALLEL=0 runs them
+# one after the other with the output on the terminal as it comes.
+TEST_PARALLEL="${TEST_PARALLEL:-1}"
+read -r -a databases <<<"$TEST_DATABASES"
+if [ "$TEST_PARALLEL" = 1 ] && [ "${#databases[@]}" -gt 1 ]; then
+    pids=()
+    for index in "${!databases[@]}"; do
+        log "pytest on ${databases[$index]}, in the background (var/pytest-${databases[$index]}.log)"
+        run_pass "${databases[$index]}" "$index" "$@" >"var/pytest-${databases[$index]}.log" &
+        pids+=($!)
+    done
+    for index in "${!databases[@]}"; do
+        status=0
+        wait "${pids[$index]}" || status=$?
+        log "pytest on ${databases[$index]}: its output"
+        cat "var/pytest-${databases[$index]}.log"
+        summarize "${databases[$index]}" "$status"
+    done
+else
+    for index in "${!databases[@]}"; do
+        log "pytest on ${databases[$index]}"
+        status=0
+        run_pass "${databases[$index]}" "$index" "$@" | tee "var/pytest-${databases[$index]}.log" || status=$?
+        summarize "${databases[$index]}" "$status"
+    done
+fi
 
 # The benchmark at small size, so that it cannot rot (it asserts nothing about time; the tests check what
 # must hold): a fresh database beside the test database, seeded by the benchmark itself. Only on a full

@@ -136,3 +136,34 @@ def test_it_starts_in_production_mode_with_the_env_example_values(tmp_path):
     variables.update(SECRET_KEY=PRODUCTION_SECRET_KEY, BAATRACKER_VAR_DIR=str(tmp_path), MEDIA_ROOT=str(tmp_path / "m"))
     result = start_up(tmp_path, "--deploy", "--fail-level", "WARNING", **variables)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def site_url(tmp_path: Path, **variables: str) -> str:
+    env = {name: value for name, value in os.environ.items() if name not in SETTINGS_VARIABLES | {"SITE_URL", "PORT"}}
+    env.update(BAATRACKER_VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="baatracker.settings", **variables)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from django.conf import settings; print(settings.SITE_URL)",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_it_links_to_the_port_the_development_server_serves(tmp_path):
+    """`PORT=8731 bash scripts/run.sh` must not send emails whose links point to port 8000."""
+    assert site_url(tmp_path) == "http://127.0.0.1:8000"
+    assert site_url(tmp_path, PORT="8731") == "http://127.0.0.1:8731"
+    assert site_url(tmp_path, PORT="8731", SITE_URL="https://baa.example.org/") == "https://baa.example.org"

@@ -34,7 +34,7 @@ from checklists.models import DONE_STATUSES, ChecklistItem
 from compliance.models import Finding, FindingKind
 from compliance.rules import agreements_in_force, covering, engagements_with_phi_access, phi_access_q
 from compliance.selectors import findings_by_urgency, findings_visible_to
-from organizations.querysets import Action
+from organizations.querysets import HIDDEN_FACILITY, HIDDEN_VENDOR, Action, names_through_gate
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor
 
 
@@ -190,7 +190,9 @@ def vendor_agreements(user, vendor: Vendor) -> QuerySet:
         BusinessAssociateAgreement.objects.restrict(user, Action.VIEW)
         .filter(vendor=vendor)
         .annotate(document_count=Count("documents", distinct=True))
-        .prefetch_related(Prefetch("covered_facilities", queryset=Facility.objects.order_by("name")))
+        .prefetch_related(
+            Prefetch("covered_facilities", queryset=Facility.objects.restrict(user, Action.VIEW).order_by("name"))
+        )
         .select_related("supersedes")
         .order_by("archived_at", "-effective_on", "-pk")
     )
@@ -342,8 +344,12 @@ def vendor_history(user, vendor: Vendor, *, limit: int = 50) -> list[HistoryEntr
     engagement_ids = Engagement.objects.restrict(user, Action.VIEW).filter(vendor=vendor).values("pk")
     agreement_ids = BusinessAssociateAgreement.objects.restrict(user, Action.VIEW).filter(vendor=vendor).values("pk")
     link_ids = SubcontractorLink.objects.restrict(user, Action.VIEW).filter(vendor=vendor).values("pk")
-    facility_names = dict(Facility.objects.filter(organization_id=vendor.organization_id).values_list("pk", "name"))
-    vendor_names = dict(Vendor.objects.filter(organization_id=vendor.organization_id).values_list("pk", "legal_name"))
+    facility_names = names_through_gate(
+        user, Facility, "name", hidden=HIDDEN_FACILITY, organization_id=vendor.organization_id
+    )
+    vendor_names = names_through_gate(
+        user, Vendor, "legal_name", hidden=HIDDEN_VENDOR, organization_id=vendor.organization_id
+    )
     names = {"facility": facility_names, "vendor": vendor_names, "subcontractor": vendor_names}
     sources = [
         HistorySource("Vendor", vendor.history.all(), lambda r: r.legal_name),

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
 
-from compliance.models import Severity
+from compliance import kinds
+from compliance.kinds import FixPage, Severity
 from organizations.selectors import active_membership
 
 register = template.Library()
@@ -70,49 +71,42 @@ def _first_url(*candidates: tuple[str, tuple]) -> str:
 
 @register.simple_tag(takes_context=True)
 def finding_fix(context, finding) -> dict[str, str]:
-    """Where to fix a finding, and what to do there: the engagement, the agreement or the vendor.
+    """Where to fix a finding, and what to do there, as its kind declares (compliance/kinds.py):
+    a new BAA, the checklist, the agreement or the vendor.
 
     A read-only member gets a link to look at the record, never to a form that would refuse them.
     """
-    from compliance.models import FindingKind
-
     may_change = can(context, "change")
     vendor = ("vendors:detail", (finding.vendor_id,))
-    kind = finding.kind
-    if kind == FindingKind.MISSING_BAA and may_change:
+    spec = kinds.get(finding.kind)
+    page = spec.fix_page
+    if page == FixPage.NEW_AGREEMENT and may_change:
         create = url_or_empty("agreements:create")
         if create:
             return {
                 "url": f"{create}?vendor={finding.vendor_id}&facility={finding.facility_id or ''}",
-                "label": "Add the BAA",
+                "label": spec.fix_label or "Add the BAA",
             }
-    if kind in (FindingKind.CHECKLIST_INCOMPLETE, FindingKind.CHECKLIST_REVIEW_OVERDUE) and finding.engagement_id:
-        label = "Complete the checklist" if kind == FindingKind.CHECKLIST_INCOMPLETE else "Review the checklist"
+    if page == FixPage.CHECKLIST and finding.engagement_id:
         return {
             "url": _first_url(("checklists:detail", (finding.engagement_id,)), vendor),
-            "label": label if may_change else "Open the checklist",
+            "label": (spec.fix_label or "Open the checklist") if may_change else "Open the checklist",
         }
-    if finding.radiologist_id:  # teleradiology readers: licenses and privileges are on the radiologist's page
+    if page == FixPage.RADIOLOGIST and finding.radiologist_id:  # licenses and privileges are on that page
         return {
             "url": _first_url(("readers:radiologist_detail", (finding.radiologist_id,)), vendor),
-            "label": "Update the radiologist's records" if may_change else "Open the radiologist",
+            "label": (spec.fix_label or "Open the radiologist") if may_change else "Open the radiologist",
         }
-    if finding.agreement_id and kind != FindingKind.MISSING_BAA:
-        labels = {
-            FindingKind.BAA_LAPSED: "Renew the BAA",
-            FindingKind.BAA_EXPIRING: "Renew or replace the BAA",
-            FindingKind.NO_SIGNED_DOCUMENT: "Upload the signed BAA",
-            FindingKind.BREACH_WINDOW_TOO_LONG: "Amend the BAA",
-            FindingKind.PRE_OMNIBUS_BAA: "Amend the BAA",
-        }
+    if finding.agreement_id and page != FixPage.NEW_AGREEMENT:
+        label = spec.fix_label if page == FixPage.AGREEMENT and spec.fix_label else "Open the agreement"
         return {
             "url": _first_url(("agreements:detail", (finding.agreement_id,)), vendor),
-            "label": labels.get(kind, "Open the agreement") if may_change else "Open the agreement",
+            "label": label if may_change else "Open the agreement",
         }
     if not may_change:
         return {"url": _first_url(vendor), "label": "Open the vendor"}
-    if finding.subcontractor_link_id:
-        return {"url": _first_url(vendor), "label": "Record the downstream BAA"}
+    if page == FixPage.VENDOR and spec.fix_label:
+        return {"url": _first_url(vendor), "label": spec.fix_label}
     return {"url": _first_url(vendor), "label": "Review the engagement"}
 
 
@@ -150,10 +144,5 @@ def minutes(delta) -> str:
 
 @register.filter
 def due_label(finding) -> str:
-    """What the date of a finding means: a deadline, or when something started."""
-    from compliance.models import FindingKind
-
-    return {
-        FindingKind.PHI_BEFORE_BAA: "PHI access since",
-        FindingKind.CHECKLIST_REVIEW_OVERDUE: "review due since",
-    }.get(finding.kind, "due")
+    """What the date of a finding means (its kind's declaration): a deadline, or when something started."""
+    return kinds.get(finding.kind).due_label

@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 from django.utils import timezone
 
-from compliance.models import Finding, FindingKind, Severity
+from compliance import kinds
+from compliance.models import Finding, Severity
 from compliance.tasks import run_compliance_checks
 from organizations.models import Organization
 
@@ -33,12 +34,12 @@ def _as_of(value: str) -> datetime.date:
 def open_findings_by_kind(*, organization_id: int | None = None) -> dict[str, dict[str, int]]:
     """Open findings counted per kind and severity, every kind and severity present (zero included).
     One query."""
-    counts = {kind: {severity: 0 for severity in Severity.values} for kind in FindingKind.values}
+    counts = {kind: {severity: 0 for severity in Severity.values} for kind, _ in kinds.choices()}
     findings = Finding.objects.open()
     if organization_id is not None:
         findings = findings.filter(organization_id=organization_id)
     for row in findings.order_by().values("kind", "severity").annotate(n=Count("pk")):
-        counts[row["kind"]][row["severity"]] = row["n"]
+        counts.setdefault(row["kind"], dict.fromkeys(Severity.values, 0))[row["severity"]] = row["n"]
     return counts
 
 
@@ -90,7 +91,7 @@ class Command(BaseCommand):
             f"{summary['resolved']} resolved, {summary['still_open']} still open."
         )
         self.stdout.write("")
-        label_width = max(len(FindingKind(kind).label) for kind in counts) + 2
+        label_width = max(len(kinds.label(kind)) for kind in counts) + 2
         header = f"{'Open findings':<{label_width}}{'Total':>7}" + "".join(
             f"{severity.label:>10}" for severity in SEVERITIES
         )
@@ -98,7 +99,7 @@ class Command(BaseCommand):
         self.stdout.write("-" * len(header))
         totals = {severity: 0 for severity in Severity.values}
         for kind, row in counts.items():
-            line = f"{FindingKind(kind).label:<{label_width}}{sum(row.values()):>7}" + "".join(
+            line = f"{kinds.label(kind):<{label_width}}{sum(row.values()):>7}" + "".join(
                 f"{row[severity]:>10}" for severity in Severity.values
             )
             self.stdout.write(self.style.WARNING(line) if sum(row.values()) else line)

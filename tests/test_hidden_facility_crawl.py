@@ -1,0 +1,264 @@
+"""Issue #15 item 4: no page, export or report names a facility the user may not see.
+
+A crawler signs in as a member limited to one facility, for each role, follows every link from the
+dashboard (pages, filters, exports, downloads, generated reports) and reads every answer (HTML, CSV,
+XLSX, PDF), asserting that the name of the other facility never appears. The organization is built
+so that the hidden facility is everywhere a name could leak: a BAA covering both facilities, a
+coverage change recorded in history, engagements, findings, a checklist and reports about it. The
+crawl must reach every routed page that takes no POST only (a new page that is not reached fails).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import zipfile
+from collections import deque
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from django.core import mail
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.test import override_settings
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from openpyxl import load_workbook
+
+from agreements.models import BusinessAssociateAgreement
+from agreements.services import agreement_save
+from alerts.models import Alert, AlertKind, SendStatus
+from alerts.services import alerts_dispatch
+from checklists.models import ItemStatus, TeleradiologyChecklist
+from checklists.services import checklist_item_update
+from compliance.models import Finding
+from compliance.services import run_compliance
+from organizations.models import Role
+from reports.models import ReportStatus
+from reports.services import audit_report_generate, audit_report_request
+from tests import factories as f
+from tests.reports.conftest import tool
+from vendors.models import Engagement, VendorCategory
+from vendors.services import engagement_save
+
+HIDDEN = "Zebrawood Hidden Clinic"
+HIDDEN_WORDS = ("Zebrawood",)
+VISIBLE = "Lakeside Visible Center"
+#: Routes a GET crawl does not reach by design: POST-only actions, the admin, sign-in machinery.
+NOT_CRAWLED = {
+    "login",
+    "logout",
+    "password_change",
+    "password_change_done",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "healthz",
+    "alerts:unsubscribe",
+}
+#: Pages for administrators only, who are never limited to facilities (Membership.limited_facility_ids).
+ADMIN_ONLY = {
+    "facilities:create",
+    "organizations:members",
+    "organizations:member_create",
+    "organizations:member_update",
+    "organizations:member_set_active",
+    "organizations:activity",
+}
+MAX_VARIANTS_PER_PATH = 4
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Built once for the module inside a transaction rolled back at its end."""
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
+        with transaction.atomic():
+            yield _build()
+            transaction.set_rollback(True)
+
+
+def _build() -> dict:
+    org = f.organization(name="Lakeside Imaging Network")
+    visible = f.facility(org, name=VISIBLE)
+    hidden = f.facility(org, name=HIDDEN)
+    pacs = f.vendor(org, legal_name="Shared PACS Co")
+    tele = f.vendor(org, legal_name="Night Reads Teleradiology", category=VendorCategory.TELERADIOLOGY)
+    only_hidden = f.vendor(org, legal_name="Hidden Only Billing")
+    for vendor in (pacs, tele):
+        for facility in (visible, hidden):
+            engagement_save(
+                engagement=Engagement(
+                    vendor=vendor,
+                    facility=facility,
+                    service_description="Reads and storage",
+                    status="active",
+                    phi_receives=True,
+                    phi_access_starts_on=f.days(-300),
+                )
+            )
+    f.engagement(only_hidden, hidden)
+    baa = f.agreement(pacs, facilities=[visible], title="Shared PACS BAA", expires_on=f.days(40))
+    # A coverage change in history: the hidden facility added, then removed again.
+    baa.covers_all_facilities = False
+    agreement_save(agreement=baa, covered_facilities=[visible, hidden])
+    agreement_save(agreement=BusinessAssociateAgreement.objects.get(pk=baa.pk), covered_facilities=[visible])
+    both = f.agreement(
+        tele,
+        facilities=[visible, hidden],
+        title="Teleradiology BAA",
+        breach_notification_days=90,
+        expires_on=f.days(20),
+    )
+    f.subcontractor_link(tele)
+    verifier = f.user(org, role=Role.ADMIN, username="crawl-verifier")
+    for checklist in TeleradiologyChecklist.objects.filter(engagement__vendor=tele):
+        item = checklist.items.get(number=2)
+        checklist_item_update(
+            item=item,
+            status=ItemStatus.COMPLETE,
+            evidence_note=f"Licenses checked at {checklist.engagement.facility.name}",
+            verified_by=verifier,
+            verified_on=f.days(-10),
+            next_review_on=f.days(-1),
+            evidence_file=ContentFile(b"%PDF-1.4 evidence", name="licenses.pdf"),
+        )
+    run_compliance(organization_id=org.pk)
+    run_compliance(organization_id=org.pk, as_of=f.TODAY)
+    admin = f.user(org, role=Role.ADMIN, username="crawl-organization-admin")
+    # Administrators are never limited to facilities (Membership.limited_facility_ids).
+    users = {
+        role: f.user(org, role=role, facilities=[visible], username=f"crawl-{role}")
+        for role in (Role.COMPLIANCE_OFFICER, Role.VIEWER, Role.AUDITOR)
+    }
+    # A failed alert about each facility's finding (the alerts page offers a retry of the visible one).
+    for facility in (visible, hidden):
+        finding = Finding.objects.open().filter(facility=facility).first()
+        Alert.objects.create(
+            organization=org,
+            finding=finding,
+            kind=AlertKind.MISSING_BAA,
+            threshold=0,
+            recipient=users[Role.COMPLIANCE_OFFICER],
+            planned_on=f.TODAY,
+            status=SendStatus.FAILED,
+            attempts=5,
+            last_error=f"550 refused for {finding.facility.name}",
+        )
+    for requester in (admin, users[Role.COMPLIANCE_OFFICER]):
+        report = audit_report_request(requested_by=requester, facility=visible, as_of=f.TODAY)
+        report = audit_report_generate(report_id=report.pk)
+        assert report.status == ReportStatus.DONE, report.error
+    return {"org": org, "users": users, "agreement": both, "admin": admin}
+
+
+def _texts(response) -> str:
+    """Everything a person could read in the answer."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    kind = response.get("Content-Type", "")
+    if kind.startswith("application/pdf"):
+        return subprocess.run(
+            [tool("pdftotext"), "-enc", "UTF-8", "-", "-"], input=content, capture_output=True, check=True
+        ).stdout.decode()
+    if "spreadsheetml" in kind:
+        book = load_workbook(io.BytesIO(content), read_only=True)
+        return "\n".join(
+            " ".join(str(cell) for cell in row if cell is not None)
+            for sheet in book
+            for row in sheet.iter_rows(values_only=True)
+        )
+    if kind.startswith("application/zip"):
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return "\n".join(archive.read(name).decode(errors="replace") for name in archive.namelist())
+    return content.decode(errors="replace")
+
+
+#: Links, form targets (a POST-only route answers a GET with 405, and must not leak either) and the
+#: URLs scripts fetch (``data-status-url``).
+HREF = re.compile(r'(?:href|action|data-[a-z-]*url)="([^"#]+)')
+
+
+def _route_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.app_name == "admin":
+                    continue
+                walk(pattern.url_patterns, f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.add(prefix + pattern.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def crawl(client, start="/"):
+    seen_paths: dict[str, int] = {}
+    queue, visited, routes = deque([start]), set(), set()
+    leaks = []
+    while queue:
+        url = queue.popleft()
+        if url in visited:
+            continue
+        visited.add(url)
+        response = client.get(url)
+        try:
+            routes.add(resolve(urlsplit(url).path).view_name)
+        except Resolver404:
+            pass  # e.g. a file's MEDIA_URL link, which the app does not serve: a 404
+        assert response.status_code in (200, 302, 403, 404, 405), (url, response.status_code)
+        if response.status_code == 302:
+            continue
+        text = _texts(response)  # refusals too: a 403 or 404 page must not name it either
+        for word in HIDDEN_WORDS:
+            if word in text:
+                leaks.append(url)
+        if response.status_code != 200 or not response.get("Content-Type", "").startswith("text/html"):
+            continue
+        for href in HREF.findall(text):
+            href = urljoin(url, href.replace("&amp;", "&"))
+            parts = urlsplit(href)
+            if parts.netloc and parts.netloc != "testserver":
+                continue
+            path = parts.path
+            if path.startswith(("/admin/", "/static/", "/media/", "/accounts/")):
+                continue
+            local = path + (f"?{parts.query}" if parts.query else "")
+            if local in visited:
+                continue
+            if parts.query:
+                seen_paths[path] = seen_paths.get(path, 0) + 1
+                if seen_paths[path] > MAX_VARIANTS_PER_PATH:
+                    continue
+            queue.append(local)
+    return visited, routes, leaks
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.COMPLIANCE_OFFICER, Role.VIEWER, Role.AUDITOR])
+def test_a_facility_limited_member_never_reads_the_name_of_a_hidden_facility(client, world, role):
+    client.force_login(world["users"][role], backend="django.contrib.auth.backends.ModelBackend")
+    visited, routes, leaks = crawl(client)
+    assert not leaks, f"{HIDDEN} appears on {leaks}"
+    assert len(visited) > 30
+    if role == Role.COMPLIANCE_OFFICER:
+        missing = _route_names() - routes - NOT_CRAWLED - ADMIN_ONLY
+        assert missing == set(), f"routes the crawl did not reach: {sorted(missing)}"
+
+
+@pytest.mark.django_db
+def test_an_alert_email_to_a_facility_limited_officer_names_only_their_facilities(world):
+    alerts_dispatch(as_of=f.TODAY, daily=True)
+
+    officer = world["users"][Role.COMPLIANCE_OFFICER]
+    to_officer = [m for m in mail.outbox if m.to == [officer.email]]
+    to_admin = [m for m in mail.outbox if m.to == [world["admin"].email]]
+    assert to_officer and to_admin
+    for message in to_officer:
+        for text in (message.subject, message.body, message.alternatives[0][0]):
+            assert HIDDEN not in text
+    expiry = next(m for m in to_officer if "Teleradiology BAA" in m.subject)
+    assert f"Facility:   {VISIBLE}, 1 other facility" in expiry.body
+    assert any(HIDDEN in m.body for m in to_admin), "the administrator sees every facility"
