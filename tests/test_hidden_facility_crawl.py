@@ -113,7 +113,7 @@ def _build() -> dict:
     f.subcontractor_link(tele)
     verifier = f.user(org, role=Role.ADMIN, username="crawl-verifier")
     for checklist in TeleradiologyChecklist.objects.filter(engagement__vendor=tele):
-        item = checklist.items.get(number=2)
+        item = checklist.items.get(number=4)
         checklist_item_update(
             item=item,
             status=ItemStatus.COMPLETE,

@@ -79,7 +79,8 @@ def inventory(org, groups: int) -> int:
             )
             f.agreement(telerad)
             if overdue:
-                for item in ChecklistItem.objects.filter(checklist__engagement=engagement, number__gte=2):
+                f.reader(engagement)  # licensed and privileged: items 2 and 3 met
+                for item in ChecklistItem.objects.filter(checklist__engagement=engagement, number__gte=4):
                     checklist_item_update(
                         item=item,
                         status=ItemStatus.COMPLETE,
