@@ -18,5 +18,7 @@ max_requests_jitter = 100
 # The heartbeat files of the workers go to memory, not to a container's overlay file system.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
+# Behind the reverse proxy %(h)s is the proxy's address: log X-Forwarded-For too, which names the client.
+access_log_format = '%(h)s %({x-forwarded-for}i)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

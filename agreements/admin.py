@@ -8,12 +8,13 @@ read-only.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
-from agreements.services import agreement_archive
+from agreements.services import agreement_archive, agreement_save, agreement_validate
 from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin, ReadOnlyInline
 
@@ -26,8 +27,26 @@ class AgreementDocumentInline(ReadOnlyInline):
     readonly_fields = DOCUMENT_FIELDS
 
 
+class AgreementAdminForm(forms.ModelForm):
+    class Meta:
+        model = BusinessAssociateAgreement
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field of the agreement
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            # The refusals of agreements.services.agreement_save, as form errors instead of a failed save.
+            try:
+                agreement_validate(
+                    agreement=self.instance, covered_facilities=list(self.cleaned_data.get("covered_facilities") or [])
+                )
+            except ValidationError as exc:
+                self._update_errors(exc)
+
+
 @admin.register(BusinessAssociateAgreement)
 class BusinessAssociateAgreementAdmin(HistoryAdmin):
+    form = AgreementAdminForm
     list_display = [
         "title",
         "vendor",
@@ -74,8 +93,15 @@ class BusinessAssociateAgreementAdmin(HistoryAdmin):
         return False  # 6-year retention: archive instead (45 CFR 164.316(b)(2)(i))
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        # Through the service (tenant checks, full_clean, coverage), never a bare save().
+        obj._history_user = request.user
+        agreement_save(agreement=obj, covered_facilities=list(form.cleaned_data.get("covered_facilities") or []))
         schedule_compliance_run(organization_id=obj.organization_id)
+
+    def save_related(self, request, form, formsets, change):
+        # The coverage was set by agreement_save; the document inline is read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     @admin.action(description="Archive selected agreements (kept 6 years, never deleted)", permissions=["change"])
     def archive_selected(self, request, queryset):

@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from agreements.models import SIGNED_STATUSES, AgreementStatus, BusinessAssociateAgreement, DocumentKind
 from agreements.selectors import ExpiryWindow, filter_by_expiry
+from agreements.services import TerminationCorrection
 from compliance.rules import MAX_BREACH_NOTIFICATION_DAYS
 from facilities.models import Facility
 from organizations.querysets import Action
-from vendors.forms import DATE_WIDGET, check_file_size
+from vendors.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from vendors.models import Vendor
 
 #: Statuses an agreement may be created in: a new draft, or an agreement signed before it was recorded here.
@@ -209,7 +210,8 @@ class AgreementForm(forms.ModelForm):
             if expires_on is None and "expires_on" not in self.errors:
                 self.add_error("expires_on", "An auto-renewing agreement needs the date its current term ends.")
         covers_all = cleaned.get("covers_all_facilities")
-        if covers_all and self.membership.limited_facility_ids is not None:
+        already_all = bool(self.instance.pk and self.instance.covers_all_facilities)
+        if covers_all and not already_all and self.membership.limited_facility_ids is not None:
             self.add_error(
                 "covers_all_facilities",
                 "You manage only some facilities: choose the facilities this agreement covers. An administrator can "
@@ -257,8 +259,44 @@ class ExecuteForm(forms.Form):
 
 
 class TerminateForm(forms.Form):
-    prefix = "terminate"
-    terminated_on = forms.DateField(label="Terminated on", widget=DATE_WIDGET)
+    """Step one of a termination: the date and the reason; the page then shows what it ends before the
+    officer confirms (#15 item 9)."""
+
+    terminated_on = forms.DateField(
+        label="Termination takes effect on",
+        widget=DATE_WIDGET,
+        help_text="From this day the vendor may no longer receive PHI under this agreement.",
+    )
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="e.g. 'Vendor replaced by Sectra' or 'Material breach, notice of 2026-11-02'. Kept in the history.",
+    )
+
+
+class TerminationCorrectionForm(forms.Form):
+    """Undo a mistaken termination, or correct its date; recorded in the history with the reason."""
+
+    correction = forms.ChoiceField(
+        choices=TerminationCorrection.choices, widget=forms.RadioSelect, initial=TerminationCorrection.REINSTATE
+    )
+    terminated_on = forms.DateField(
+        label="Correct termination date",
+        widget=DATE_WIDGET,
+        required=False,
+        help_text="Only when correcting the date.",
+    )
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the termination is corrected. Kept in the history, with the termination itself.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("correction") == TerminationCorrection.DATE and not cleaned.get("terminated_on"):
+            self.add_error("terminated_on", "Give the correct termination date.")
+        return cleaned
 
 
 class RenewForm(forms.Form):
@@ -289,6 +327,9 @@ class DocumentUploadForm(forms.Form):
         self.fields["file"].widget.attrs.update(
             {"accept": "application/pdf,.pdf", "class": "form-control form-control-sm"}
         )
+        self.fields[
+            "file"
+        ].help_text = f"The signed PDF, {upload_limit_text()}. Its SHA-256 is recorded to prove integrity."
         self.fields["kind"].widget.attrs["class"] = "form-select form-select-sm"
         self.helper = FormHelper()
         self.helper.form_tag = False

@@ -96,6 +96,9 @@ class BusinessAssociateAgreement(models.Model):
     )
     amended_on = models.DateField(null=True, blank=True, help_text="Last amendment, e.g. for the 2013 Omnibus rule.")
     terminated_on = models.DateField(null=True, blank=True)
+    termination_reason = models.TextField(
+        blank=True, help_text="Why it was terminated (agreements.services.agreement_terminate asks for it)."
+    )
     notes = models.TextField(blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -10,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement
 from compliance.models import Finding
-from compliance.rules import agreements_in_force
+from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
 from compliance.selectors import findings_by_urgency, findings_visible_to
 from facilities.models import Facility
 from organizations.querysets import HIDDEN_AGREEMENT, HIDDEN_FACILITY, Action, names_through_gate
@@ -138,4 +139,45 @@ def agreement_history(user, agreement: BusinessAssociateAgreement, *, limit: int
         ],
         names=names,
         limit=limit,
+    )
+
+
+@dataclass(frozen=True)
+class TerminationConsequences:
+    """What a termination on ``terminated_on`` ends, as the officer may see it."""
+
+    terminated_on: datetime.date
+    covers_all_facilities: bool
+    facilities: list[Facility]
+    hidden_facility_count: int
+    engagements: list[Engagement]
+
+
+def termination_consequences(
+    user, agreement: BusinessAssociateAgreement, terminated_on: datetime.date, today: datetime.date
+) -> TerminationConsequences:
+    """The facilities the agreement stops covering and the engagements left without a BAA in force
+    from ``terminated_on`` (and still today, for a date in the past).
+
+    Computed with the rules' own building blocks (compliance.rules: PHI access, coverage, in force),
+    so that the page promises exactly the findings the rules engine will open.
+    """
+    facilities, hidden = visible_covered_facilities(user, agreement)
+    engagements: dict[int, Engagement] = {}
+    for day in sorted({terminated_on, max(terminated_on, today)}):
+        others = agreements_in_force(day).exclude(pk=agreement.pk)
+        losing = (
+            engagements_with_phi_access(day)
+            .filter(vendor_id=agreement.vendor_id, pk__in=agreement_engagements(user, agreement).values("pk"))
+            .filter(~Exists(covering(others)))
+            .select_related("facility")
+        )
+        for engagement in losing:
+            engagements.setdefault(engagement.pk, engagement)
+    return TerminationConsequences(
+        terminated_on=terminated_on,
+        covers_all_facilities=agreement.covers_all_facilities,
+        facilities=facilities,
+        hidden_facility_count=hidden,
+        engagements=sorted(engagements.values(), key=lambda e: (e.facility.name, e.service_description, e.pk)),
     )

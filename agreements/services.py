@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +25,48 @@ from agreements.models import (
 
 class IllegalTransition(ValidationError):
     pass
+
+
+#: simple-history keeps at most this many characters of a change reason.
+CHANGE_REASON_MAX = 100
+
+
+def _limited_facility_ids(actor) -> set[int] | None:
+    """The facilities an acting user is limited to, or None when they act for every facility (or the
+    system acts: a nightly job, a management command)."""
+    if actor is None:
+        return None
+    from organizations.selectors import active_membership
+
+    membership = active_membership(actor)
+    if membership is None or membership.limited_facility_ids is None:
+        return None
+    return set(membership.limited_facility_ids)
+
+
+def _facilities_outside(agreement: BusinessAssociateAgreement, limited: set[int]) -> int:
+    """How many facilities the agreement covers today that are outside ``limited``; the whole
+    organization counts when it covers all facilities (present and future)."""
+    from facilities.models import Facility
+
+    if agreement.covers_all_facilities:
+        return Facility.objects.filter(organization_id=agreement.organization_id).exclude(pk__in=limited).count() or 1
+    return agreement.covered_facilities.exclude(pk__in=limited).count()
+
+
+def agreement_require_coverage_scope(*, agreement: BusinessAssociateAgreement, actor, doing: str) -> None:
+    """Refuse a change of coverage by a user limited to some facilities when the agreement also covers
+    facilities they do not manage: ending or renewing it would decide for facilities they cannot see
+    (#15). Only the count is named, never the hidden facilities."""
+    limited = _limited_facility_ids(actor)
+    if limited is None:
+        return
+    outside = _facilities_outside(agreement, limited)
+    if outside:
+        raise ValidationError(
+            f"This agreement also covers facilities you do not manage ({outside}), so you cannot {doing} it. "
+            "Ask an administrator or a compliance officer of all facilities."
+        )
 
 
 def agreement_transition(
@@ -70,12 +112,15 @@ def agreement_renew(
     title: str,
     effective_on: datetime.date | None = None,
     expires_on: datetime.date | None = None,
+    actor=None,
 ) -> BusinessAssociateAgreement:
     """Start a renewal: a new draft agreement that will supersede ``previous`` once executed.
 
     The new agreement copies the coverage and terms; the old one stays in force until the new one
-    is executed (see agreement_execute_renewal).
+    is executed (see agreement_execute_renewal). A user limited to some facilities may renew only an
+    agreement within their facilities.
     """
+    agreement_require_coverage_scope(agreement=previous, actor=actor, doing="renew")
     if previous.status not in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED):
         raise ValidationError("Only an executed or expired agreement can be renewed.")
     if hasattr(previous, "superseded_by"):
@@ -110,6 +155,72 @@ def agreement_execute(
     previous = agreement.supersedes
     if previous is not None and previous.status in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED):
         agreement_transition(agreement=previous, to_status=AgreementStatus.SUPERSEDED)
+    return agreement
+
+
+@transaction.atomic
+def agreement_terminate(
+    *, agreement: BusinessAssociateAgreement, terminated_on: datetime.date, reason: str, actor=None
+) -> BusinessAssociateAgreement:
+    """End an executed agreement on ``terminated_on``, for a recorded reason.
+
+    From that day the vendor may no longer receive PHI under it (45 CFR 164.504(e)(2)(iii): on
+    termination the business associate returns or destroys the PHI). A user limited to some facilities
+    may terminate only an agreement within their facilities. A mistaken termination is undone by
+    agreement_termination_correct, in the history.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for the termination; it is kept in the history."})
+    agreement_require_coverage_scope(agreement=agreement, actor=actor, doing="terminate")
+    agreement.termination_reason = reason
+    agreement._change_reason = f"Terminated: {reason}"[:CHANGE_REASON_MAX]
+    if actor is not None:
+        agreement._history_user = actor
+    return agreement_transition(agreement=agreement, to_status=AgreementStatus.TERMINATED, terminated_on=terminated_on)
+
+
+class TerminationCorrection(models.TextChoices):
+    REINSTATE = "reinstate", "It was terminated by mistake: put it back in force"
+    DATE = "date", "The termination date was wrong: correct it"
+
+
+@transaction.atomic
+def agreement_termination_correct(
+    *,
+    agreement: BusinessAssociateAgreement,
+    correction: str,
+    reason: str,
+    terminated_on: datetime.date | None = None,
+    actor=None,
+) -> BusinessAssociateAgreement:
+    """Correct a mistaken termination: reinstate the agreement (executed again, as if never terminated)
+    or correct its termination date. The only way back from "terminated", and always with a reason in
+    the history, so that the record shows both the termination and its correction (164.316(b)(2))."""
+    reason = (reason or "").strip()
+    if agreement.status != AgreementStatus.TERMINATED:
+        raise ValidationError("Only a terminated agreement can have its termination corrected.")
+    if agreement.archived_at is not None:
+        raise ValidationError("This agreement is archived: a termination that was archived stays as recorded.")
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for the correction; it is kept in the history."})
+    agreement_require_coverage_scope(agreement=agreement, actor=actor, doing="correct the termination of")
+    if correction == TerminationCorrection.REINSTATE:
+        agreement.status = AgreementStatus.EXECUTED
+        agreement.terminated_on = None
+        agreement.termination_reason = ""
+        agreement._change_reason = f"Termination corrected, reinstated: {reason}"[:CHANGE_REASON_MAX]
+    elif correction == TerminationCorrection.DATE:
+        if terminated_on is None:
+            raise ValidationError({"terminated_on": "Give the correct termination date."})
+        agreement.terminated_on = terminated_on
+        agreement._change_reason = f"Termination date corrected: {reason}"[:CHANGE_REASON_MAX]
+    else:
+        raise ValidationError("Choose how to correct the termination.")
+    if actor is not None:
+        agreement._history_user = actor
+    agreement.full_clean()
+    agreement.save()
     return agreement
 
 
@@ -207,27 +318,73 @@ def agreements_apply_lapse(*, organization_id: int | None = None, as_of: datetim
     return {"renewed": renewed, "expired": expired}
 
 
-@transaction.atomic
-def agreement_save(
-    *, agreement: BusinessAssociateAgreement, covered_facilities: list | None = None
-) -> BusinessAssociateAgreement:
-    """Create or update an agreement's terms and coverage (its status moves only by the lifecycle services).
+def agreement_validate(*, agreement: BusinessAssociateAgreement, covered_facilities: list | None) -> None:
+    """The refusals of agreement_save, for forms that want them as errors before saving (the admin).
 
-    The vendor and every covered facility must belong to the agreement's organization: a BAA never
-    crosses the tenant boundary.
+    The vendor, every covered facility and the superseded agreement must belong to the agreement's
+    organization: a BAA never crosses the tenant boundary.
     """
     errors: dict[str, str] = {}
     if agreement.vendor_id and agreement.vendor.organization_id != agreement.organization_id:
         errors["vendor"] = "The vendor belongs to another organization."
-    facilities = list(covered_facilities) if covered_facilities is not None else None
+    if agreement.supersedes_id and agreement.supersedes.organization_id != agreement.organization_id:
+        errors["supersedes"] = "The superseded agreement belongs to another organization."
+    facilities = covered_facilities
     if facilities and any(f.organization_id != agreement.organization_id for f in facilities):
         errors["covered_facilities"] = "A covered facility belongs to another organization."
     if facilities is not None and not agreement.covers_all_facilities and not facilities:
         errors["covered_facilities"] = "Choose the facilities this agreement covers, or make it cover all facilities."
     if errors:
         raise ValidationError(errors)
+
+
+@transaction.atomic
+def agreement_save(
+    *, agreement: BusinessAssociateAgreement, covered_facilities: list | None = None, actor=None
+) -> BusinessAssociateAgreement:
+    """Create or update an agreement's terms and coverage (its status moves only by the lifecycle services).
+
+    The vendor and every covered facility must belong to the agreement's organization: a BAA never
+    crosses the tenant boundary. A user limited to some facilities changes coverage only of their own
+    facilities: they may neither narrow an organization-wide agreement nor extend one to all
+    facilities, nor add or remove a facility they do not manage (#15).
+    """
+    facilities = list(covered_facilities) if covered_facilities is not None else None
+    agreement_validate(agreement=agreement, covered_facilities=facilities)
+    _check_coverage_change(agreement=agreement, covered_facilities=facilities, actor=actor)
     agreement.full_clean()
     agreement.save()
     if facilities is not None:
         agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
     return agreement
+
+
+def _check_coverage_change(*, agreement: BusinessAssociateAgreement, covered_facilities: list | None, actor) -> None:
+    limited = _limited_facility_ids(actor)
+    if limited is None:
+        return
+    before = BusinessAssociateAgreement.objects.filter(pk=agreement.pk).first() if agreement.pk else None
+    was_all = before is not None and before.covers_all_facilities
+    if agreement.covers_all_facilities and not was_all:
+        raise ValidationError(
+            {
+                "covers_all_facilities": "You manage only some facilities: choose the facilities this agreement "
+                "covers. An administrator can extend it to all facilities."
+            }
+        )
+    if was_all and not agreement.covers_all_facilities:
+        raise ValidationError(
+            {
+                "covers_all_facilities": "You manage only some facilities, and this agreement covers every facility: "
+                "narrowing it would remove coverage from facilities you do not manage. An administrator or a "
+                "compliance officer of all facilities can change it."
+            }
+        )
+    if covered_facilities is None or agreement.covers_all_facilities:
+        return
+    old_ids = set(before.covered_facilities.values_list("pk", flat=True)) if before is not None else set()
+    new_ids = {facility.pk for facility in covered_facilities}
+    if (old_ids ^ new_ids) - limited:
+        raise ValidationError(
+            {"covered_facilities": "You can add or remove only facilities you manage; the others are kept as they are."}
+        )

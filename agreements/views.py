@@ -21,13 +21,17 @@ from agreements.forms import (
     ExecuteForm,
     RenewForm,
     TerminateForm,
+    TerminationCorrectionForm,
 )
 from agreements.models import ALLOWED_TRANSITIONS, AgreementDocument, AgreementStatus, BusinessAssociateAgreement
 from agreements.services import (
     agreement_archive,
     agreement_execute,
     agreement_renew,
+    agreement_require_coverage_scope,
     agreement_save,
+    agreement_terminate,
+    agreement_termination_correct,
     agreement_transition,
     document_store,
 )
@@ -105,6 +109,12 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
     covered, hidden_count = selectors.visible_covered_facilities(request.user, agreement)
     allowed = ALLOWED_TRANSITIONS[AgreementStatus(agreement.status)]
     can_change = can(request, Action.CHANGE)
+    scope_refusal = ""
+    if can_change:
+        try:
+            agreement_require_coverage_scope(agreement=agreement, actor=request.user, doing="terminate or renew")
+        except ValidationError as error:
+            scope_refusal = " ".join(error.messages)
     context = {
         "agreement": agreement,
         "successor": successor,
@@ -121,12 +131,17 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
             (action, label) for action, (target, label) in SIMPLE_TRANSITIONS.items() if target in allowed
         ],
         "can_execute": AgreementStatus.EXECUTED in allowed,
-        "can_terminate": AgreementStatus.TERMINATED in allowed,
-        "can_renew": agreement.status in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED) and successor is None,
+        "scope_refusal": scope_refusal,
+        "can_terminate": AgreementStatus.TERMINATED in allowed and not scope_refusal,
+        "can_renew": agreement.status in (AgreementStatus.EXECUTED, AgreementStatus.EXPIRED)
+        and successor is None
+        and not scope_refusal,
         "can_archive": agreement.archived_at is None and agreement.status != AgreementStatus.EXECUTED,
         "execute_form": forms.get("execute_form")
         or ExecuteForm(initial={"executed_on": agreement.executed_on or today, "effective_on": agreement.effective_on}),
-        "terminate_form": forms.get("terminate_form") or TerminateForm(initial={"terminated_on": today}),
+        "can_correct_termination": agreement.status == AgreementStatus.TERMINATED
+        and agreement.archived_at is None
+        and not scope_refusal,
         "renew_form": forms.get("renew_form")
         or RenewForm(
             initial={
@@ -189,7 +204,7 @@ def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: 
         try:
             with transaction.atomic():
                 agreement = agreement_save(
-                    agreement=form.instance, covered_facilities=form.covered_facilities_to_save()
+                    agreement=form.instance, covered_facilities=form.covered_facilities_to_save(), actor=request.user
                 )
                 schedule_compliance_run(organization_id=agreement.organization_id)
         except ValidationError as error:
@@ -213,7 +228,8 @@ def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: 
 @require_POST
 @action_required(Action.CHANGE)
 def agreement_transition_view(request, pk: int):
-    """One lifecycle step through agreements.services; a refused step shows the service's message."""
+    """One lifecycle step through agreements.services; a refused step shows the service's message.
+    Terminating has its own page with a confirmation step (agreement_terminate_view)."""
     agreement = _visible(request, pk, Action.CHANGE)
     action = request.POST.get("action", "")
     forms = {}
@@ -234,16 +250,6 @@ def agreement_transition_view(request, pk: int):
                 done = f"Agreement executed on {agreement.executed_on:%Y-%m-%d}."
                 if agreement.supersedes_id:
                     done += " The agreement it renews is now superseded."
-            elif action == "terminate":
-                form = forms["terminate_form"] = TerminateForm(request.POST)
-                if not form.is_valid():
-                    raise _FormInvalid
-                agreement_transition(
-                    agreement=agreement,
-                    to_status=AgreementStatus.TERMINATED,
-                    terminated_on=form.cleaned_data["terminated_on"],
-                )
-                done = f"Agreement terminated on {agreement.terminated_on:%Y-%m-%d}."
             elif action == "archive":
                 agreement_archive(agreement=agreement)
                 done = "Agreement archived. It is kept, never deleted (45 CFR 164.316(b)(2)(i): 6 years)."
@@ -283,6 +289,7 @@ def agreement_renew_view(request, pk: int):
                 title=form.cleaned_data["title"],
                 effective_on=form.cleaned_data["effective_on"],
                 expires_on=form.cleaned_data["expires_on"],
+                actor=request.user,
             )
             schedule_compliance_run(organization_id=agreement.organization_id)
     except ValidationError as error:
@@ -296,6 +303,98 @@ def agreement_renew_view(request, pk: int):
         f"\u201c{agreement.title}\u201d, which stays in force until then.",
     )
     return redirect("agreements:detail", pk=renewal.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def agreement_terminate_view(request, pk: int):
+    """Terminate in two steps: the date and the reason, then the consequences (the facilities it stops
+    covering, the engagements left without a BAA, from when) and a confirmation. Nothing changes before
+    the officer confirms; a mistaken termination is corrected on agreement_correct_termination_view."""
+    agreement = _visible(request, pk, Action.CHANGE)
+    if agreement.status != AgreementStatus.EXECUTED:
+        messages.error(request, "Only an executed agreement can be terminated.")
+        return redirect("agreements:detail", pk=agreement.pk)
+    form = TerminateForm(request.POST or None)
+    consequences = None
+    status = 200
+    try:
+        # Said before the officer fills anything in; agreement_terminate checks it again.
+        agreement_require_coverage_scope(agreement=agreement, actor=request.user, doing="terminate")
+    except ValidationError as error:
+        # 403: the officer's role may terminate, but not for facilities outside their scope.
+        context = {"agreement": agreement, "form": None, "refusal": error.messages}
+        return render(request, "agreements/terminate.html", context, status=403)
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        else:
+            terminated_on = form.cleaned_data["terminated_on"]
+            if request.POST.get("confirm") == "yes":
+                try:
+                    with transaction.atomic():
+                        agreement_terminate(
+                            agreement=agreement,
+                            terminated_on=terminated_on,
+                            reason=form.cleaned_data["reason"],
+                            actor=request.user,
+                        )
+                        schedule_compliance_run(organization_id=agreement.organization_id)
+                except ValidationError as error:
+                    agreement.refresh_from_db()
+                    add_service_errors(form, error)
+                    status = 400
+                else:
+                    messages.success(
+                        request,
+                        f"Agreement terminated on {terminated_on:%Y-%m-%d}. If this was a mistake, correct it from "
+                        "this page: the correction is kept in the history.",
+                    )
+                    return redirect("agreements:detail", pk=agreement.pk)
+            else:
+                consequences = selectors.termination_consequences(
+                    request.user, agreement, terminated_on, timezone.localdate()
+                )
+    return render(
+        request,
+        "agreements/terminate.html",
+        {"agreement": agreement, "form": form, "consequences": consequences},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def agreement_correct_termination_view(request, pk: int):
+    """Correct a mistaken termination (reinstate, or fix the date), with a reason kept in the history."""
+    agreement = _visible(request, pk, Action.CHANGE)
+    form = TerminationCorrectionForm(request.POST or None, initial={"terminated_on": agreement.terminated_on})
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                agreement_termination_correct(
+                    agreement=agreement,
+                    correction=form.cleaned_data["correction"],
+                    terminated_on=form.cleaned_data["terminated_on"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+                schedule_compliance_run(organization_id=agreement.organization_id)
+        except ValidationError as error:
+            agreement.refresh_from_db()
+            add_service_errors(form, error)
+        else:
+            if agreement.status == AgreementStatus.EXECUTED:
+                messages.success(request, "Termination corrected: the agreement is in force again.")
+            else:
+                messages.success(request, f"Termination date corrected to {agreement.terminated_on:%Y-%m-%d}.")
+            return redirect("agreements:detail", pk=agreement.pk)
+    return render(
+        request,
+        "agreements/correct_termination.html",
+        {"agreement": agreement, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 # --- documents ------------------------------------------------------------------------------------

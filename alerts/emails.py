@@ -53,15 +53,31 @@ def absolute_url(name: str, *args) -> str:
         return ""
 
 
+#: An unsubscribe link works this long after its email was sent (the email says so): a forwarded or
+#: leaked old email cannot switch someone's alerts off for ever after.
+UNSUBSCRIBE_MAX_AGE_DAYS = 60
+
+
 def unsubscribe_token(user_id: int) -> str:
-    """A signed token naming one user: the unsubscribe link changes that user's preferences only."""
+    """A signed, timestamped token naming one user: the unsubscribe link changes that user's
+    preferences only, for UNSUBSCRIBE_MAX_AGE_DAYS."""
     return signing.dumps({"u": user_id}, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_token_expired(token: str) -> bool:
+    try:
+        signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
+    except signing.SignatureExpired:
+        return True
+    except signing.BadSignature:
+        return False
+    return False
 
 
 def user_id_from_unsubscribe_token(token: str) -> int | None:
     try:
-        value = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
+        value = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
+    except signing.BadSignature:  # SignatureExpired included
         return None
     user_id = value.get("u") if isinstance(value, dict) else None
     return user_id if isinstance(user_id, int) else None
@@ -236,6 +252,7 @@ def _common_context(*, user_id: int, organization_name: str, recipient: Recipien
         "alerts_url": absolute_url("alerts:list"),
         "preferences_url": absolute_url("alerts:preferences"),
         "unsubscribe_url": absolute_url("alerts:unsubscribe", unsubscribe_token(user_id)),
+        "unsubscribe_days": UNSUBSCRIBE_MAX_AGE_DAYS,
     }
 
 

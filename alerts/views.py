@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import selectors
-from alerts.emails import user_id_from_unsubscribe_token
+from alerts.emails import UNSUBSCRIBE_MAX_AGE_DAYS, unsubscribe_token_expired, user_id_from_unsubscribe_token
 from alerts.forms import AlertFilterForm, AlertPreferenceForm
 from alerts.models import Alert
 from alerts.services import (
@@ -95,7 +95,8 @@ def unsubscribe(request, token: str):
     user_id = user_id_from_unsubscribe_token(token)
     user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
     if user is None:
-        return render(request, "alerts/unsubscribe.html", {"invalid": True}, status=404)
+        context = {"invalid": True, "expired": unsubscribe_token_expired(token), "days": UNSUBSCRIBE_MAX_AGE_DAYS}
+        return render(request, "alerts/unsubscribe.html", context, status=404)
     if request.method == "POST":
         alert_preference_unsubscribe(user_id=user.pk)
         return render(request, "alerts/unsubscribe.html", {"done": True, "email": _masked(user.email)})

@@ -73,11 +73,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: refuses one over the limit from its Content-Length (baatracker/limits.py).
+    "baatracker.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Cache-Control: no-store for signed-in users, and a Permissions-Policy (baatracker/headers.py).
+    "baatracker.headers.SecurityHeadersMiddleware",
     # Every page requires sign-in and an active membership (login_not_required views are exempt).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "organizations.middleware.ActiveMembershipMiddleware",
@@ -148,10 +152,20 @@ SESSION_COOKIE_AGE = IDLE_LOGOFF_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
-# Login throttling (django-axes): lock a username + address pair after repeated failures.
+# Login throttling (django-axes) behind the reverse proxy: baatracker/signin.py says why. A user name +
+# address pair is locked after LOGIN_FAILURE_LIMIT failures (so nobody locks an account out for
+# everyone), an address after LOGIN_ADDRESS_FAILURE_LIMIT failures across user names.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
 AXES_COOLOFF_TIME = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "baatracker.signin.AddressThrottledAxesHandler"
+# The number of reverse proxies in front of Gunicorn that append to X-Forwarded-For (docker-compose.yml:
+# one). 0: none, the client's address is REMOTE_ADDR and X-Forwarded-For is ignored.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+from baatracker.proxy import proxy_settings  # noqa: E402
+
+globals().update(proxy_settings(trusted_proxy_count=TRUSTED_PROXY_COUNT))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -187,6 +201,13 @@ MEDIA_URL = "/media-not-served/"  # documents are served only through permission
 
 # Signed BAA documents and evidence files.
 MAX_UPLOAD_MEGABYTES = env_int("MAX_UPLOAD_MEGABYTES", 20, minimum=1, maximum=200)
+FILE_UPLOAD_HANDLERS = [
+    "baatracker.limits.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Form fields other than files (Django's default, stated): 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

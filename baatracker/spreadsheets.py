@@ -1,7 +1,8 @@
 """Spreadsheet files in and out (CSV and XLSX), safe against formula injection.
 
 Exports: a spreadsheet program runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula
-(and a leading tab or carriage return can hide one), so a vendor named ``=HYPERLINK(...)`` typed by
+(a leading tab, carriage return or space can hide one, and fullwidth look-alikes such as ``＝`` are
+folded into them by some programs), so a vendor named ``=HYPERLINK(...)`` typed by
 one user could run in another user's spreadsheet (CSV/formula injection, OWASP). Every *text* cell
 that starts with one of those characters is written with a leading apostrophe; numbers and dates
 keep their type. XLSX cells are always written as text or typed values, never as formulas.
@@ -21,12 +22,14 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -37,7 +40,26 @@ from django.utils import timezone
 
 #: Characters that make a spreadsheet program treat a cell as a formula (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+#: Look-alikes some spreadsheet programs also read as operators, or fold into them on import:
+#: fullwidth and small forms (NFKC folds them to = + - @) and the minus sign.
+LOOK_ALIKE_TRIGGERS = frozenset("\u2212")
 ESCAPE_PREFIX = "'"
+
+
+def needs_escape(text: str) -> bool:
+    """Whether a spreadsheet program could read ``text`` as a formula: it starts with a trigger, a
+    look-alike of one (``＝`` ``＋`` ``－`` ``＠`` ``﹦`` ...), or whitespace and control characters
+    (tab, CR, LF, spaces) before one."""
+    if not text:
+        return False
+    if text.startswith(FORMULA_TRIGGERS):
+        return True
+    stripped = text.lstrip(" \t\r\n\u00a0\u3000")
+    if not stripped:
+        return False
+    first = stripped[0]
+    return first in LOOK_ALIKE_TRIGGERS or unicodedata.normalize("NFKC", first) in ("=", "+", "-", "@")
+
 
 #: Upper bounds for an uploaded spreadsheet, so one upload cannot exhaust the server.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -69,7 +91,7 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, bool | int | float | Decimal | dt.date | dt.datetime):
         return value
     text = str(value)
-    if text.startswith(FORMULA_TRIGGERS):
+    if needs_escape(text):
         return ESCAPE_PREFIX + text
     return text
 
@@ -212,8 +234,8 @@ def unescape_cell(value: Any) -> Any:
     """Strip and undo the export's apostrophe (``'=x`` -> ``=x``); other values unchanged."""
     if isinstance(value, str):
         value = value.strip()
-        if len(value) > 1 and value[0] == ESCAPE_PREFIX and value[1] in "=+-@":
-            value = value[1:]
+        if len(value) > 1 and value[0] == ESCAPE_PREFIX and needs_escape(value[1:]):
+            value = value[1:].strip()
     if isinstance(value, dt.datetime) and value.time() == dt.time(0, 0):
         # XLSX stores dates as datetimes at midnight.
         return value.date()
@@ -248,11 +270,13 @@ def read_spreadsheet(
     if not data.strip():
         raise SpreadsheetError("The file is empty.")
     fmt = detect_format(name, data[:8])
+    # Streamed: _to_sheet stops at the row limit, so a sheet of 300,000 rows costs what 5,000 do (#15).
     raw_rows = _xlsx_rows(data) if fmt == SpreadsheetFormat.XLSX else _csv_rows(data)
-    return _to_sheet(raw_rows, max_rows=max_rows)
+    with contextlib.closing(raw_rows):
+        return _to_sheet(raw_rows, max_rows=max_rows)
 
 
-def _csv_rows(data: bytes) -> Iterable[list[Any]]:
+def _csv_rows(data: bytes) -> Generator[list[Any]]:
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = data.decode(encoding)
@@ -266,21 +290,26 @@ def _csv_rows(data: bytes) -> Iterable[list[Any]]:
     except csv.Error:
         dialect = csv.excel
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), dialect))
+        yield from csv.reader(io.StringIO(text, newline=""), dialect)
     except csv.Error as exc:
         raise SpreadsheetError(f"The CSV file cannot be read: {exc}.") from exc
 
 
-def _xlsx_rows(data: bytes) -> Iterable[list[Any]]:
+def _xlsx_rows(data: bytes) -> Generator[list[Any]]:
+    """The rows of the first worksheet, one at a time: openpyxl's read-only mode parses the sheet's XML
+    as it is iterated, so nothing past the row where the reader stops is parsed."""
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise SpreadsheetError("The file is not a readable Excel (.xlsx) workbook.") from exc
     try:
         worksheet = workbook.worksheets[0]
-        return [list(row) for row in worksheet.iter_rows(values_only=True)]
+        for row in worksheet.iter_rows(values_only=True):
+            yield list(row)
+    except (SyntaxError, zipfile.BadZipFile, KeyError, ValueError) as exc:  # XML parse errors are SyntaxErrors
+        raise SpreadsheetError("The Excel (.xlsx) workbook is damaged; save it again and upload it again.") from exc
     finally:
         workbook.close()
 
@@ -304,6 +333,9 @@ def _to_sheet(raw_rows: Iterable[list[Any]], *, max_rows: int) -> ReadSheet:
         seen.add(header)
     rows: list[SheetRow] = []
     for number, row in iterator:
+        # Blank rows are skipped but not free: a sheet padded with a million of them stops here too.
+        if number > 2 * max_rows + 1:
+            raise SpreadsheetError(f"The file has more than {max_rows} rows; split it into smaller files.")
         if all(_is_empty(v) for v in row):
             continue
         if len(rows) >= max_rows:

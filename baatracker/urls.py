@@ -3,9 +3,6 @@ from django.urls import include, path
 
 from baatracker.views import healthz
 
-admin.site.site_header = "BAA Tracker administration"
-admin.site.site_title = "BAA Tracker"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

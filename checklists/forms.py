@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 from checklists.models import ChecklistItem, ItemStatus
-from vendors.forms import DATE_WIDGET, check_file_size
+from vendors.forms import DATE_WIDGET, check_file_size, upload_limit_text
 
 #: Evidence is a document, a screenshot or an exported email; nothing executable.
 EVIDENCE_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".txt", ".docx", ".xlsx", ".eml", ".msg")
@@ -36,10 +36,11 @@ class ChecklistItemForm(forms.ModelForm):
         help_texts = {
             "evidence_note": "What was checked and where the proof is, e.g. 'State license list received from the "
             "group, all readers licensed in TX'.",
-            "evidence_file": "A PDF, image, text, Word, Excel or email file, at most the upload limit.",
             "next_review_on": "When to check again (required for a complete item). An alert is sent when it is due.",
         }
         widgets = {
+            # Not clearable: evidence is replaced by a new upload, never detached (164.316(b)(2)).
+            "evidence_file": forms.FileInput,
             "verified_on": DATE_WIDGET,
             "next_review_on": DATE_WIDGET,
             "evidence_note": forms.Textarea(attrs={"rows": 3}),
@@ -55,12 +56,17 @@ class ChecklistItemForm(forms.ModelForm):
             .order_by("last_name", "first_name", "username")
         )
         self.fields["verified_by"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields[
+            "evidence_file"
+        ].help_text = f"A PDF, image, text, Word, Excel or email file, {upload_limit_text()}."
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.add_input(Submit("save", "Save item"))
 
     def clean_evidence_file(self):
         upload = self.cleaned_data.get("evidence_file")
+        if upload is False:  # a forged "clear" checkbox: the file is kept
+            return self.instance.evidence_file
         if isinstance(upload, UploadedFile):
             check_file_size(upload, "evidence file")
             if Path(upload.name).suffix.lower() not in EVIDENCE_EXTENSIONS:

@@ -68,11 +68,13 @@ class ChecklistItemQuerySet(RestrictedQuerySet):
 
 
 class ChecklistItem(models.Model):
-    checklist = models.ForeignKey(TeleradiologyChecklist, on_delete=models.CASCADE, related_name="items")
+    # PROTECT: the items are the checklist's evidence, kept six years (45 CFR 164.316(b)(2)).
+    checklist = models.ForeignKey(TeleradiologyChecklist, on_delete=models.PROTECT, related_name="items")
     number = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.NOT_STARTED)
     not_applicable_reason = models.TextField(blank=True)
     evidence_note = models.TextField(blank=True)
+    # Replaced by a new upload, never removed: earlier files stay in storage and in the history.
     evidence_file = models.FileField(upload_to="evidence/%Y/", blank=True)
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -94,3 +94,29 @@ def reader_items(user, engagement: Engagement, as_of: datetime.date) -> ReaderIt
         privileged=bool(engagement.readers_privileged),
         readers=list(with_reader_standing(assignments, as_of)),
     )
+
+
+@dataclass(frozen=True)
+class EvidenceVersion:
+    history_id: int
+    name: str
+    replaced_at: datetime.datetime
+
+
+def earlier_evidence_files(item: ChecklistItem) -> list[EvidenceVersion]:
+    """The item's earlier evidence files, newest first: each file it had before the current one, from
+    the history (a new upload never removes the old file, 45 CFR 164.316(b)(2)). ``item`` has passed
+    the gate already."""
+    versions: list[EvidenceVersion] = []
+    seen = {item.evidence_file.name} if item.evidence_file else set()
+    for record in item.history.exclude(evidence_file="").order_by("-history_date", "-history_id"):
+        if record.evidence_file not in seen:
+            seen.add(record.evidence_file)
+            versions.append(
+                EvidenceVersion(
+                    history_id=record.history_id,
+                    name=record.evidence_file.rsplit("/", 1)[-1],
+                    replaced_at=record.history_date,
+                )
+            )
+    return versions

@@ -79,6 +79,16 @@ def checklist_item_update(
     item.next_review_on = next_review_on
     if evidence_file is not None:
         item.evidence_file = evidence_file
+    # Evidence is kept six years (45 CFR 164.316(b)(2)): a file is replaced by a new upload (the
+    # earlier one stays in storage and in the history), never detached.
+    stored = ChecklistItem.objects.filter(pk=item.pk).values_list("evidence_file", flat=True).first() if item.pk else ""
+    if stored and not item.evidence_file:
+        raise ValidationError(
+            {
+                "evidence_file": "Evidence is kept: upload a new file to replace it; the earlier one stays in "
+                "the history."
+            }
+        )
     item.full_clean()
     item.save()
     return item

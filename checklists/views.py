@@ -118,7 +118,12 @@ def checklist_item_update_view(request, pk: int):
     return render(
         request,
         "checklists/item_form.html",
-        {"form": form, "item": item, "engagement": engagement},
+        {
+            "form": form,
+            "item": item,
+            "engagement": engagement,
+            "earlier_evidence": selectors.earlier_evidence_files(item),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -143,6 +148,36 @@ def evidence_download(request, pk: int):
         description=f"Downloaded the evidence of checklist item {item.number} of {item.checklist.engagement.vendor}",
     )
     name = item.evidence_file.name.rsplit("/", 1)[-1]
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@action_required(Action.VIEW)
+def evidence_version_download(request, pk: int, history_id: int):
+    """An earlier evidence file of an item, from its history, for users who may see the item; recorded
+    (45 CFR 164.312(b))."""
+    item = get_restricted_object_or_404(
+        ChecklistItem.objects.select_related("checklist__engagement__vendor"), request, pk=pk
+    )
+    record = item.history.filter(history_id=history_id).exclude(evidence_file="").first()
+    if record is None:
+        raise Http404("No such evidence file of this item.")
+    storage = ChecklistItem._meta.get_field("evidence_file").storage
+    try:
+        handle = storage.open(record.evidence_file, "rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise Http404("The stored file is missing.") from exc
+    name = record.evidence_file.rsplit("/", 1)[-1]
+    access_log_record(
+        request=request,
+        action=AccessAction.DOWNLOAD,
+        obj=item,
+        description=f"Downloaded the earlier evidence {name} of checklist item {item.number} of "
+        f"{item.checklist.engagement.vendor}",
+    )
     response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"

@@ -1,5 +1,13 @@
-"""Django admin for organizations, memberships and the access log, and the admin base classes of
-every app (history without revert, read-only records)."""
+"""Django admin for organizations, memberships and the access log, the admin base classes of every
+app (history without revert, read-only records, no deletion), and the site's own rule: superusers only.
+
+The admin is the operators' tool of the whole installation: it shows every organization's records and
+does not pass the per-user gate (organizations/querysets.py). So nobody but a superuser may use it:
+``is_staff`` and model permissions alone open nothing (#15). Members of an organization use the
+application's pages, which go through the gate. Nothing a BAA, a finding or a report refers to is
+deleted here (45 CFR 164.316(b)(2)(i): six years): deletion is refused for every model, and archive or
+deactivate instead.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,30 @@ from simple_history.admin import SimpleHistoryAdmin
 from organizations.models import AccessLogEntry, Membership, Organization
 
 
-class HistoryAdmin(SimpleHistoryAdmin):
+def superuser_only(request) -> bool:
+    """The admin site's permission check: an active superuser, never staff status alone."""
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = superuser_only
+admin.site.site_header = "BAA Tracker administration (superusers only)"
+admin.site.site_title = "BAA Tracker administration"
+admin.site.index_title = (
+    "For the superusers who operate this installation: every organization's records. Staff status alone "
+    "gives no access; members use the application's pages."
+)
+# Retention (45 CFR 164.316(b)(2)(i)): no bulk delete anywhere in the admin.
+admin.site.disable_action("delete_selected")
+
+
+class NoDeleteMixin:
+    """Records kept six years (164.316(b)(2)(i)): archived or deactivated, never deleted here."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HistoryAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     """Change history (django-simple-history) to read, never to revert: a revert would write an old
     version back around the services (the BAA lifecycle, the checklist rules), so it is refused."""
 
@@ -113,6 +144,7 @@ class AccessLogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 class MembershipInline(admin.StackedInline):
     model = Membership
+    can_delete = False
     extra = 0
     max_num = 1
     autocomplete_fields = ["organization"]
@@ -123,8 +155,10 @@ class MembershipInline(admin.StackedInline):
 User = get_user_model()
 
 
-class BaaTrackerUserAdmin(UserAdmin):
-    """The stock user admin, with the user's membership (organization, role, facilities) inline."""
+class BaaTrackerUserAdmin(NoDeleteMixin, UserAdmin):
+    """The stock user admin, with the user's membership (organization, role, facilities) inline.
+
+    A user is deactivated (``is_active``), never deleted: the history and the access log name them."""
 
     inlines = [*UserAdmin.inlines, MembershipInline]
     list_display = ["username", "email", "first_name", "last_name", "membership_role", "is_staff", "is_active"]

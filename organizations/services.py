@@ -7,6 +7,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from baatracker.signin import client_ip
 from organizations.models import AccessLogEntry, Membership, Role
 from organizations.selectors import active_admin_count, active_membership
 
@@ -21,7 +22,7 @@ def access_log_record(*, request, action: str, obj: models.Model, description: s
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk or ""),
         description=(description or str(obj))[:300],
-        ip_address=request.META.get("REMOTE_ADDR"),
+        ip_address=client_ip(request),  # the client's, behind the reverse proxy too (baatracker/signin.py)
     )
 
 

@@ -4,6 +4,7 @@ from django import forms
 
 from reports.models import PaperSize
 from reports.selectors import facilities_reportable_by, may_report_on_organization
+from vendors.forms import check_file_size, upload_limit_text
 
 
 class AuditReportForm(forms.Form):
@@ -28,4 +29,13 @@ class AuditReportForm(forms.Form):
 
 
 class VerifyForm(forms.Form):
-    file = forms.FileField(label="PDF to verify", help_text="A report PDF as it was downloaded or handed over.")
+    file = forms.FileField(label="PDF to verify")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = f"A report PDF as it was downloaded or handed over, {upload_limit_text()}."
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        check_file_size(upload, "PDF")
+        return upload

@@ -143,4 +143,4 @@ def report_verify(request):
                 )
     else:
         form = VerifyForm()
-    return render(request, "reports/verify.html", {"form": form, "result": result}, status=200)
+    return render(request, "reports/verify.html", {"form": form, "result": result}, status=400 if form.errors else 200)

@@ -39,7 +39,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.core.management import call_command
 from django.core.management.utils import get_random_secret_key
 from django.db import connection
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -165,8 +165,12 @@ class LoadTestResult:
 
 
 def default_organization() -> Organization:
-    """The organization with the most engagements (ties: the oldest)."""
-    organization = Organization.objects.annotate(n=Count("vendors__engagements")).order_by("-n", "pk").first()
+    """The organization with the most engagements (ties: the oldest) that has an active member (an
+    archived scale dataset, whose users are deactivated, is not browsed)."""
+    with_members = Exists(Membership.objects.filter(organization=OuterRef("pk"), user__is_active=True))
+    organization = (
+        Organization.objects.filter(with_members).annotate(n=Count("vendors__engagements")).order_by("-n", "pk").first()
+    )
     if organization is None:
         raise LoadTestError("There is no organization in the database: seed one first (seed_demo or seed_scale).")
     return organization

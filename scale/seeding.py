@@ -30,18 +30,18 @@ import hashlib
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Model, QuerySet
+from django.db.models import Count, Exists, F, Model, QuerySet, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement, DocumentKind
-from alerts.models import Alert, Digest, DispatchRun
 from checklists.models import (
     COMPUTED_ITEM_NUMBERS,
     TELERADIOLOGY_ITEMS,
@@ -52,7 +52,7 @@ from checklists.models import (
 from compliance.models import Finding, FindingKind
 from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
 from facilities.models import Facility, FacilityKind, USState
-from organizations.models import AccessLogEntry, Membership, Organization, Role
+from organizations.models import Membership, Organization, Role
 from readers.models import (
     DistantSiteKind,
     LicenseStatus,
@@ -65,7 +65,6 @@ from readers.models import (
     VerificationSource,
 )
 from readers.npi import with_check_digit
-from reports.models import AuditReport
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor, VendorCategory
 
 SCALE_ORGANIZATION_PREFIX = "Scale Health "
@@ -209,7 +208,8 @@ def seed(
     """Create the scale dataset of ``size`` (a key of SIZES) and return the rows created per model.
 
     Refused (ScaleDatasetExists) when a scale dataset is there already, unless ``replace``, which
-    first deletes it (delete_scale_dataset). All or nothing: one transaction.
+    first archives it (archive_scale_dataset: kept, renamed, users deactivated; never deleted). All or
+    nothing: one transaction.
     """
     if size not in SIZES:
         raise ValueError(f"Unknown size {size!r}: choose one of {', '.join(SIZES)}.")
@@ -219,8 +219,11 @@ def seed(
     log = _Log(stdout)
     with transaction.atomic():
         if replace:
-            deleted = delete_scale_dataset()
-            log(f"Deleted the previous scale dataset ({sum(deleted.values())} rows).")
+            archived = archive_scale_dataset()
+            log(
+                f"Archived the previous scale dataset ({archived['organizations']} organizations, "
+                f"{archived['users']} users deactivated); its records are kept."
+            )
         _refuse_if_seeded()
         counts: dict[str, int] = defaultdict(int)
         password = make_password(SCALE_PASSWORD)  # hashed once: hashing per user takes minutes
@@ -282,14 +285,14 @@ def _refuse_if_seeded() -> None:
     if existing:
         raise ScaleDatasetExists(
             f"This database already holds a scale dataset ({existing} organizations named "
-            f"{SCALE_ORGANIZATION_PREFIX!r}...). Seed a fresh database, or pass replace=True (--replace) to delete "
+            f"{SCALE_ORGANIZATION_PREFIX!r}...). Seed a fresh database, or pass replace=True (--replace) to archive "
             "it first."
         )
     users = get_user_model().objects.filter(username__startswith=SCALE_USERNAME_PREFIX)
     if users.exists():
         raise ScaleDatasetExists(
             f"Users named {SCALE_USERNAME_PREFIX}* exist ({users.count()}), e.g. {users.first().username!r}: "
-            "remove them, or pass replace=True (--replace) to delete them with the scale dataset."
+            "rename them, or pass replace=True (--replace) to archive them with the scale dataset."
         )
 
 
@@ -1205,96 +1208,28 @@ class _OrganizationSeeder:
         _bulk(AgreementDocument, documents, self.counts, "agreement_documents")
 
 
-# --- Deleting ----------------------------------------------------------------------------------
+# --- Archiving ---------------------------------------------------------------------------------
 
 
-def _delete_rows(queryset: QuerySet) -> int:
-    """DELETE the rows of ``queryset`` in one statement, bypassing the collector.
+ARCHIVED_PREFIX = "Archived "
 
-    queryset.delete() would fetch every row, send the signals and let django-simple-history write a
-    "deleted" history record per row: hours for the large dataset. Only used on rows of the scale
-    organizations, in an order that respects the PROTECT foreign keys.
+
+def archive_scale_dataset(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Set the scale organizations aside instead of deleting them: nothing a BAA, a finding or a report
+    refers to is hard-deleted (45 CFR 164.316(b)(2), six years), fixture or not.
+
+    The organizations are renamed "Archived <timestamp> Scale Health NN" and their users renamed and
+    deactivated (so they can no longer sign in, receive alerts or collide with the new dataset's user
+    names); every record stays. Two UPDATE statements, whatever the size. To start from an empty
+    database, drop it and migrate a new one.
     """
-    model = queryset.model
-    subquery, params = queryset.values("pk").query.sql_with_params()
-    table, pk = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(model._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {pk} IN (SELECT * FROM ({subquery}) AS doomed)", params)
-        return cursor.rowcount
-
-
-def _delete_with_history(queryset: QuerySet, counts: dict[str, int]) -> None:
-    """Delete ``queryset`` and the history records of its rows (simple-history keeps no foreign keys)."""
-    model = queryset.model
-    history = getattr(model, "history", None)
-    if history is not None:
-        ids = queryset.values("pk")
-        for m2m_history in _m2m_history_models(history.model):
-            counts[m2m_history._meta.label] += _delete_rows(
-                m2m_history.objects.filter(history__in=history.model.objects.filter(id__in=ids).values("history_id"))
-            )
-        counts[history.model._meta.label] += _delete_rows(history.model.objects.filter(id__in=ids))
-    counts[model._meta.label] += _delete_rows(queryset)
-
-
-def _m2m_history_models(history_model: type[Model]) -> Iterable[type[Model]]:
-    for relation in history_model._meta.related_objects:
-        if relation.related_model.__name__.startswith(history_model.__name__ + "_"):
-            yield relation.related_model
-
-
-def delete_scale_dataset() -> dict[str, int]:
-    """Delete every row of the scale organizations, what was made of them since (findings, alerts,
-    reports, access log) and their users, in the order the PROTECT foreign keys require.
-
-    Bypasses the history on purpose: the scale dataset is a benchmark fixture, not records to keep.
-    Report PDFs generated for these organizations stay in the media storage.
-    """
-    counts: dict[str, int] = defaultdict(int)
-    with transaction.atomic():
-        orgs = Organization.objects.filter(name__startswith=SCALE_ORGANIZATION_PREFIX)
-        user_model = get_user_model()
-        user_ids = list(
-            user_model.objects.filter(username__startswith=SCALE_USERNAME_PREFIX)
-            .filter(membership__isnull=True)
-            .values_list("pk", flat=True)
-        ) + list(Membership.objects.filter(organization__in=orgs).values_list("user_id", flat=True))
-        m2m_agreements = BusinessAssociateAgreement.covered_facilities.through
-        m2m_memberships = Membership.facilities.through
-        steps: list[QuerySet] = [
-            Alert.objects.filter(organization__in=orgs),
-            Digest.objects.filter(organization__in=orgs),
-            DispatchRun.objects.filter(organization__in=orgs),
-            AuditReport.objects.filter(organization__in=orgs),
-            AccessLogEntry.objects.filter(organization__in=orgs),
-            Finding.objects.filter(organization__in=orgs),
-            Privilege.objects.filter(facility__organization__in=orgs),
-            ProxyCredentialingAgreement.objects.filter(facility__organization__in=orgs),
-            ReadingAssignment.objects.filter(engagement__facility__organization__in=orgs),
-            StateLicense.objects.filter(radiologist__vendor__organization__in=orgs),
-            Radiologist.objects.filter(vendor__organization__in=orgs),
-            ChecklistItem.objects.filter(checklist__engagement__facility__organization__in=orgs),
-            TeleradiologyChecklist.objects.filter(engagement__facility__organization__in=orgs),
-            AgreementDocument.objects.filter(agreement__organization__in=orgs),
-            m2m_agreements.objects.filter(businessassociateagreement__organization__in=orgs),
-            # One statement: the supersedes chain points within the rows deleted together.
-            BusinessAssociateAgreement.objects.filter(organization__in=orgs),
-            SubcontractorLink.objects.filter(vendor__organization__in=orgs),
-            Engagement.objects.filter(facility__organization__in=orgs),
-            m2m_memberships.objects.filter(membership__organization__in=orgs),
-            Membership.objects.filter(organization__in=orgs),
-            Vendor.objects.filter(organization__in=orgs),
-            Facility.objects.filter(organization__in=orgs),
-        ]
-        for queryset in steps:
-            _delete_with_history(queryset, counts)
-        # Users through the ORM: a few hundred rows, and the collector clears what refers to them
-        # elsewhere (admin log, history_user). A reference kept outside the scale dataset stops it.
-        deleted, per_model = user_model.objects.filter(pk__in=user_ids).delete()
-        for label, n in per_model.items():
-            counts[label] += n
-        _delete_with_history(orgs, counts)
-    return {label: n for label, n in counts.items() if n}
+    stamp = (now or timezone.now()).strftime("%Y%m%d%H%M%S")
+    orgs = Organization.objects.filter(name__startswith=SCALE_ORGANIZATION_PREFIX)
+    user_model = get_user_model()
+    users = user_model.objects.filter(username__startswith=SCALE_USERNAME_PREFIX)
+    user_count = users.update(username=Concat(Value(f"archived-{stamp}-"), F("username")), is_active=False)
+    org_count = orgs.update(name=Concat(Value(f"{ARCHIVED_PREFIX}{stamp} "), F("name")))
+    return {"organizations": org_count, "users": user_count}
 
 
 # --- Checking ----------------------------------------------------------------------------------

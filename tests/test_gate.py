@@ -60,6 +60,8 @@ UNRESTRICTED_QUERIES = {
     ("agreements/forms.py", "covered_facilities_to_save"): "keeps hidden coverage on save, never shown",
     ("checklists/selectors.py", "checklist_of"): "the checklist of an engagement the gate returned",
     ("checklists/forms.py", "__init__"): "who verified: members of the organization",
+    ("checklists/views.py", "evidence_version_download"): "the history of an item the gate returned",
+    ("checklists/selectors.py", "earlier_evidence_files"): "the history of an item the gate returned",
     ("alerts/views.py", "unsubscribe"): "the user named by the signed token",
     ("alerts/selectors.py", "alert_recipients_of"): "recipients of the restricted alerts",
     ("alerts/selectors.py", "refused_addresses"): "addresses of the restricted alerts",
@@ -74,6 +76,7 @@ UNRESTRICTED_QUERIES = {
 SELECTORS_WITHOUT_USER = {
     "alerts/selectors.py:last_dispatch": "the organization's dispatch runs: counts, no names",
     "checklists/selectors.py:checklist_of": "the checklist of an engagement the gate returned",
+    "checklists/selectors.py:earlier_evidence_files": "the history of an item the gate returned",
     "compliance/selectors.py:severity_rank": "an SQL expression",
     "compliance/selectors.py:kind_choices": "the finding-kind registry",
     "compliance/selectors.py:coverage_matrix": "takes the restricted querysets it tabulates",

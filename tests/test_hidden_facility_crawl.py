@@ -25,7 +25,7 @@ from django.test import override_settings
 from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
 from openpyxl import load_workbook
 
-from agreements.models import BusinessAssociateAgreement
+from agreements.models import AgreementStatus, BusinessAssociateAgreement
 from agreements.services import agreement_save
 from alerts.models import Alert, AlertKind, SendStatus
 from alerts.services import alerts_dispatch
@@ -110,7 +110,13 @@ def _build() -> dict:
         breach_notification_days=90,
         expires_on=f.days(20),
     )
-    f.subcontractor_link(tele)
+    link = f.subcontractor_link(tele)
+    link.attestation_file = ContentFile(b"%PDF-1.4 assurance", name="assurance.pdf")
+    link.save()
+    # Lifecycle pages of agreements within the visible facility: a draft (its transition forms) and a
+    # terminated one (the correction of a termination).
+    f.agreement(pacs, facilities=[visible], title="Draft PACS BAA", status=AgreementStatus.DRAFT)
+    f.agreement(pacs, facilities=[visible], title="Ended PACS BAA", status=AgreementStatus.TERMINATED)
     verifier = f.user(org, role=Role.ADMIN, username="crawl-verifier")
     for checklist in TeleradiologyChecklist.objects.filter(engagement__vendor=tele):
         item = checklist.items.get(number=4)
@@ -122,6 +128,16 @@ def _build() -> dict:
             verified_on=f.days(-10),
             next_review_on=f.days(-1),
             evidence_file=ContentFile(b"%PDF-1.4 evidence", name="licenses.pdf"),
+        )
+        # A second upload: the first file becomes an earlier version, listed and downloadable.
+        checklist_item_update(
+            item=item,
+            status=ItemStatus.COMPLETE,
+            evidence_note=item.evidence_note,
+            verified_by=verifier,
+            verified_on=f.days(-10),
+            next_review_on=f.days(-1),
+            evidence_file=ContentFile(b"%PDF-1.4 evidence v2", name="licenses-2.pdf"),
         )
     run_compliance(organization_id=org.pk)
     run_compliance(organization_id=org.pk, as_of=f.TODAY)

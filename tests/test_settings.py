@@ -31,6 +31,7 @@ SETTINGS_VARIABLES = {
     "CSRF_TRUSTED_ORIGINS",
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
+    "TRUSTED_PROXY_COUNT",
     # Set by the browser tests for their own thread; a production start must never inherit it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
@@ -72,6 +73,7 @@ def test_it_starts_with_no_variables_set(tmp_path):
         ({"DATABASE_URL": "nonsense"}, "DATABASE_URL='nonsense' is not a database URL"),
         ({"DATABASE_URL": "mysql://u:p@db/app"}, "DATABASE_URL must point at PostgreSQL"),
         ({"CELERY_BROKER_URL": "sqs://queue"}, "CELERY_BROKER_URL='sqs://queue'"),
+        ({"TRUSTED_PROXY_COUNT": "one"}, "TRUSTED_PROXY_COUNT='one' is not a whole number"),
         ({"DEBUG": "false"}, "SECRET_KEY must be set in production"),
         ({"DEBUG": "false", "SECRET_KEY": "short-but-not-the-development-key"}, "SECRET_KEY must be at least 50"),
         ({"DEBUG": "false", "SECRET_KEY": PRODUCTION_SECRET_KEY}, "ALLOWED_HOSTS must list the host names"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
@@ -31,6 +33,43 @@ def _helper(submit_label: str) -> FormHelper:
     helper.form_tag = False
     helper.add_input(Submit("save", submit_label))
     return helper
+
+
+def upload_limit_text() -> str:
+    """The upload limit as the forms state it."""
+    return f"at most {settings.MAX_UPLOAD_MEGABYTES} MB"
+
+
+#: Files accepted as a written assurance or a signed document: extension -> how its content starts
+#: (None: text, no signature). Nothing a browser would run (HTML, SVG, scripts).
+ASSURANCE_FILE_TYPES: dict[str, tuple[bytes, ...] | None] = {
+    ".pdf": (b"%PDF-",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".docx": (b"PK\x03\x04",),
+    ".msg": (b"\xd0\xcf\x11\xe0",),
+    ".eml": None,
+    ".txt": None,
+}
+
+
+def check_file_type(upload, what: str, types: dict[str, tuple[bytes, ...] | None] = ASSURANCE_FILE_TYPES) -> None:
+    """The file's extension is one of ``types`` and its content starts as that type's does."""
+    suffix = Path(upload.name or "").suffix.lower()
+    if suffix not in types:
+        raise ValidationError(
+            f"This kind of file is not accepted as the {what}; upload a PDF, image (PNG or JPEG), Word (.docx), "
+            "text or email (.eml, .msg) file."
+        )
+    signatures = types[suffix]
+    if signatures is None:
+        return
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    if not head.startswith(signatures):
+        raise ValidationError(f"This file is named {suffix} but its content is not a {suffix[1:].upper()} file.")
 
 
 def check_file_size(upload, what: str = "file") -> None:
@@ -164,7 +203,12 @@ class SubcontractorLinkForm(forms.ModelForm):
             "(45 CFR 164.502(e)(1)(ii), 164.308(b)(2)).",
             "attestation_evidence": "How the vendor assured you, e.g. 'Email from the vendor's privacy officer'.",
         }
-        widgets = {"downstream_baa_attested_on": DATE_WIDGET, "attestation_evidence": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "downstream_baa_attested_on": DATE_WIDGET,
+            "attestation_evidence": forms.Textarea(attrs={"rows": 3}),
+            # Not clearable: evidence is replaced by a new upload, never detached (164.316(b)(2)).
+            "attestation_file": forms.FileInput,
+        }
 
     def __init__(self, *args, user, vendor: Vendor, **kwargs):
         super().__init__(*args, **kwargs)
@@ -175,12 +219,21 @@ class SubcontractorLinkForm(forms.ModelForm):
             .exclude(pk=vendor.pk)
             .order_by("legal_name")
         )
+        self.fields[
+            "attestation_file"
+        ].help_text = (
+            f"The vendor's written assurance or its downstream BAA (PDF, image, Word or email), {upload_limit_text()}."
+        )
         self.helper = _helper("Save subcontractor")
 
     def clean_attestation_file(self):
         upload = self.cleaned_data.get("attestation_file")
         if isinstance(upload, UploadedFile):
             check_file_size(upload, "attestation file")
+            check_file_type(upload, "attestation file")
+        elif upload is False:
+            # Evidence is kept (164.316(b)(2)): a file is replaced by a new upload, never removed.
+            return self.instance.attestation_file
         return upload
 
     def clean(self):

@@ -14,4 +14,5 @@ urlpatterns = [
     path("engagements/<int:pk>/edit/", views.engagement_update, name="engagement_update"),
     path("<int:vendor_pk>/subcontractors/new/", views.subcontractor_create, name="subcontractor_create"),
     path("subcontractors/<int:pk>/edit/", views.subcontractor_update, name="subcontractor_update"),
+    path("subcontractors/<int:pk>/attestation/", views.attestation_download, name="attestation_download"),
 ]

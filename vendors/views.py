@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -198,6 +198,33 @@ def _subcontractor_form(request, link: SubcontractorLink, *, created: bool):
         {"form": form, "vendor": vendor, "link": link, "created": created},
         status=400 if form.errors else 200,
     )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def attestation_download(request, pk: int):
+    """A subcontractor link's attestation file, for users who may see the vendor; every download is
+    recorded (45 CFR 164.312(b) audit controls)."""
+    link = get_restricted_object_or_404(
+        SubcontractorLink.objects.select_related("vendor", "subcontractor"), request, pk=pk
+    )
+    if not link.attestation_file:
+        raise Http404("This subcontractor has no attestation file.")
+    try:
+        handle = link.attestation_file.open("rb")
+    except (FileNotFoundError, ValueError) as exc:
+        raise Http404("The stored file is missing.") from exc
+    access_log_record(
+        request=request,
+        action=AccessAction.DOWNLOAD,
+        obj=link,
+        description=f"Downloaded the attestation of {link.subcontractor} as subcontractor of {link.vendor}",
+    )
+    name = link.attestation_file.name.rsplit("/", 1)[-1]
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/octet-stream")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- export ---------------------------------------------------------------------------------------

@@ -248,7 +248,10 @@ def test_it_moves_an_agreement_through_its_lifecycle(officer_client, django_capt
     assert response.status_code == 302
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.EXECUTED and str(agreement.executed_on) == "2026-11-01"
-    response = _transition(officer_client, agreement, "terminate", **{"terminate-terminated_on": "2026-11-20"})
+    response = officer_client.post(
+        reverse("agreements:terminate", args=[agreement.pk]),
+        {"terminated_on": "2026-11-20", "reason": "Vendor replaced", "confirm": "yes"},
+    )
     assert response.status_code == 302
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.TERMINATED and str(agreement.terminated_on) == "2026-11-20"

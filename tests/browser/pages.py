@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from agreements.models import BusinessAssociateAgreement
+from agreements.models import AgreementStatus, BusinessAssociateAgreement
 from compliance.models import Finding
 from compliance.services import run_compliance
 from organizations import demo
@@ -26,6 +26,11 @@ def main_pages(organization) -> dict[str, str]:
     # The vRad reader with an IMLC letter and no Minnesota license: findings, matrix marks, proxy lapse.
     reader = Radiologist.objects.get(vendor__organization=organization, last_name="Brook")
     reading_at = reader.assignments.select_related("engagement").first().engagement
+    executed = (
+        BusinessAssociateAgreement.objects.filter(organization=organization, status=AgreementStatus.EXECUTED)
+        .order_by("pk")
+        .first()
+    )
     return {
         "dashboard": reverse("compliance:dashboard"),
         "findings": reverse("compliance:finding_list"),
@@ -35,6 +40,7 @@ def main_pages(organization) -> dict[str, str]:
         "vendor": reverse("vendors:detail", args=[vendor.pk]),
         "agreements": reverse("agreements:list"),
         "agreement": reverse("agreements:detail", args=[agreement.pk]),
+        "terminate agreement": reverse("agreements:terminate", args=[executed.pk]),
         "members": reverse("organizations:members"),
         "activity": reverse("organizations:activity"),
         "readers roster": reverse("readers:roster", args=[reader.vendor_id]),

@@ -182,7 +182,7 @@ def test_it_refuses_a_second_dataset():
         seeding.seed("tiny", as_of=AS_OF)
 
 
-def test_replace_deletes_the_previous_dataset_and_what_was_made_of_it():
+def test_replace_archives_the_previous_dataset_and_starts_a_new_one():
     other = factories.organization(name="Lakeside Imaging Network")
     factories.engagement(factories.vendor(other), factories.facility(other))
     seeding.seed("tiny", as_of=AS_OF)

@@ -1,8 +1,8 @@
 """``manage.py seed_scale --size small|large``: the scale dataset for benchmarks (scale/seeding.py).
 
-Refused when a scale dataset is there (--replace deletes it first) and in production (DEBUG=false)
-unless --force: its users share a known password. The compliance engine is not run unless --check,
-since the benchmark times that run itself.
+Refused when a scale dataset is there (--replace archives it first: kept, renamed, users
+deactivated) and in production (DEBUG=false) unless --force: its users share a known password. The
+compliance engine is not run unless --check, since the benchmark times that run itself.
 """
 
 from __future__ import annotations
@@ -38,7 +38,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of", type=_as_of, metavar="YYYY-MM-DD", help="Dates are relative to this day (default: today)."
         )
-        parser.add_argument("--replace", action="store_true", help="Delete an existing scale dataset first.")
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="Archive an existing scale dataset first (its records are kept, never deleted).",
+        )
         parser.add_argument("--check", action="store_true", help="Run the compliance rules afterwards (timed).")
         parser.add_argument("--force", action="store_true", help="Seed even when DEBUG is false.")
 

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     events from rows updated in the same transaction."""
 
     dependencies = [
-        ('checklists', '0003_items_two_three_computed'),
+        ('checklists', '0004_items_two_three_computed'),
     ]
 
     operations = [

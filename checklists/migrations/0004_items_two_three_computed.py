@@ -25,7 +25,7 @@ def items_two_three_computed(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('checklists', '0002_initial'),
+        ('checklists', '0003_checklist_items_protected'),
     ]
 
     operations = [
