@@ -16,6 +16,7 @@ from compliance.models import Finding
 from facilities.models import Facility
 from organizations.querysets import Action
 from reports.models import AuditReport, PaperSize
+from vendors.forms import EngagementForm
 from vendors.models import Engagement, Vendor
 
 #: Dates outside these years are typing mistakes, and date arithmetic (renewals, notice deadlines)
@@ -101,21 +102,8 @@ class EngagementSerializer(ApiModelSerializer):
 
     class Meta:
         model = Engagement
-        fields = [
-            "id",
-            "vendor",
-            "facility",
-            "service_description",
-            "phi_creates",
-            "phi_receives",
-            "phi_maintains",
-            "phi_transmits",
-            "phi_access_starts_on",
-            "status",
-            "ends_on",
-            "data_location",
-            "created_at",
-        ]
+        # The page's form decides what an engagement write may set (API writes go through that form).
+        fields = ["id", "vendor", *EngagementForm.Meta.fields, "created_at"]
         read_only_fields = ["id", "created_at"]
 
 
