@@ -10,7 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from agreements.models import SIGNED_STATUSES, AgreementStatus, BusinessAssociateAgreement, DocumentKind
+from agreements.models import (
+    SIGNED_STATUSES,
+    AgreementStatus,
+    BusinessAssociateAgreement,
+    DocumentKind,
+    breach_window_max_days,
+)
 from agreements.selectors import ExpiryWindow, filter_by_expiry
 from agreements.services import TerminationCorrection
 from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
@@ -121,6 +127,8 @@ class AgreementForm(forms.ModelForm):
             "renewal_term_months",
             "renewal_notice_days",
             "breach_notification_days",
+            "breach_notification_window",
+            "breach_notification_unit",
             "ce_signatory",
             "ba_signatory",
             "amended_on",
@@ -138,8 +146,9 @@ class AgreementForm(forms.ModelForm):
             "executed_on": "The day the last party signed. It must be on or before the first day of PHI access "
             "(45 CFR 164.502(e)).",
             "effective_on": "Defaults to the execution date.",
-            "breach_notification_days": "Days the vendor has to report a breach after discovery. 45 CFR 164.410(b) "
-            "allows 60 calendar days at most.",
+            "breach_notification_days": "Maximum calendar days the vendor has to report a breach after discovery "
+            "(45 CFR 164.410(b) allows 60 at most). Computed from the window and its unit when those are given.",
+            "breach_notification_window": "As the BAA states it, e.g. 4 with the unit hours, or 45 business days.",
             "amended_on": "Last amendment, e.g. the update for the 2013 Omnibus rule (45 CFR 164.532(e)).",
         }
 
@@ -161,7 +170,13 @@ class AgreementForm(forms.ModelForm):
             *(["status"] if "status" in self.fields else []),
             Fieldset("Coverage", "covers_all_facilities", "covered_facilities"),
             Fieldset("Dates", "executed_on", "effective_on", "expires_on", "amended_on"),
-            Fieldset("Terms", "auto_renews", "renewal_term_months", "renewal_notice_days", "breach_notification_days"),
+            Fieldset("Terms", "auto_renews", "renewal_term_months", "renewal_notice_days"),
+            Fieldset(
+                "Breach notification",
+                "breach_notification_window",
+                "breach_notification_unit",
+                "breach_notification_days",
+            ),
             Fieldset("Signatories", "ce_signatory", "ba_signatory"),
             "notes",
         )
@@ -209,6 +224,18 @@ class AgreementForm(forms.ModelForm):
                 self.add_error("renewal_term_months", "An auto-renewing agreement needs its renewal term in months.")
             if expires_on is None and "expires_on" not in self.errors:
                 self.add_error("expires_on", "An auto-renewing agreement needs the date its current term ends.")
+        changed = set(self.changed_data)
+        if "breach_notification_days" in changed and not changed & {
+            "breach_notification_window",
+            "breach_notification_unit",
+        }:
+            # Days typed alone are calendar days: the stated window is re-derived from them.
+            cleaned["breach_notification_window"] = None
+            cleaned["breach_notification_unit"] = ""
+            self.instance.breach_notification_window = None
+            self.instance.breach_notification_unit = ""
+        elif cleaned.get("breach_notification_window") is not None and not cleaned.get("breach_notification_unit"):
+            self.add_error("breach_notification_unit", "Give the unit of the window: hours, calendar or business days.")
         covers_all = cleaned.get("covers_all_facilities")
         already_all = bool(self.instance.pk and self.instance.covers_all_facilities)
         if covers_all and not already_all and self.membership.limited_facility_ids is not None:
@@ -238,10 +265,15 @@ class AgreementForm(forms.ModelForm):
     @property
     def breach_window_warning(self) -> str:
         days = self.cleaned_data.get("breach_notification_days")
+        window = self.cleaned_data.get("breach_notification_window")
+        unit = self.cleaned_data.get("breach_notification_unit")
+        if window is not None and unit:
+            days = breach_window_max_days(window, unit)
         if days is not None and days > MAX_BREACH_NOTIFICATION_DAYS:
             return (
-                f"The breach-notification window of {days} days is longer than the {MAX_BREACH_NOTIFICATION_DAYS} "
-                "calendar days 45 CFR 164.410(b) allows: amend the agreement. It is listed as a finding until then."
+                f"The breach-notification window of up to {days} calendar days is longer than the "
+                f"{MAX_BREACH_NOTIFICATION_DAYS} calendar days 45 CFR 164.410(b) allows: amend the agreement. "
+                "It is listed as a finding until then."
             )
         return ""
 

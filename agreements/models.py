@@ -40,6 +40,31 @@ SIGNED_STATUSES = (
 )
 
 
+class BreachWindowUnit(models.TextChoices):
+    """The unit a BAA states its breach-notification window in (issue 12: "four (4) hours" is not 0 days,
+    and "45 business days" is more than 60 calendar days)."""
+
+    HOURS = "hours", "Hours"
+    CALENDAR_DAYS = "calendar_days", "Calendar days"
+    BUSINESS_DAYS = "business_days", "Business days"
+    NOT_STATED = "not_stated", "Not stated in the document"
+
+
+def breach_window_max_days(value: int | None, unit: str) -> int | None:
+    """The most calendar days a window can span, for the 60-calendar-day limit of 45 CFR 164.410(b).
+
+    Hours round up to whole days; n business days count from a discovery on a Friday evening, so the
+    weekends inside are counted (public holidays are not).
+    """
+    if value is None or unit in ("", BreachWindowUnit.NOT_STATED):
+        return None
+    if unit == BreachWindowUnit.HOURS:
+        return -(-value // 24)
+    if unit == BreachWindowUnit.BUSINESS_DAYS:
+        return ((value - 1) // 5) * 7 + ((value - 1) % 5) + 3 if value > 0 else 0
+    return value
+
+
 class AgreementQuerySet(RestrictedQuerySet):
     def facility_scope(self, facility_ids: list[int]) -> Q:
         covered = BusinessAssociateAgreement.covered_facilities.through.objects.filter(
@@ -84,6 +109,12 @@ class BusinessAssociateAgreement(models.Model):
         blank=True,
         help_text="Days the vendor has to report a breach after discovery; 45 CFR 164.410(b) allows 60 at most.",
     )
+    # The window as the document states it; breach_notification_days above is its maximum in calendar
+    # days (what the rules compare with 60), derived by agreements.services.agreement_save.
+    breach_notification_window = models.PositiveSmallIntegerField(
+        "breach-notification window", null=True, blank=True, help_text="The number the BAA states, in its unit."
+    )
+    breach_notification_unit = models.CharField("unit", max_length=16, choices=BreachWindowUnit.choices, blank=True)
     ce_signatory = models.CharField("covered entity signatory", max_length=200, blank=True)
     ba_signatory = models.CharField("business associate signatory", max_length=200, blank=True)
     supersedes = models.OneToOneField(

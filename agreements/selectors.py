@@ -92,7 +92,7 @@ def agreement_documents(user, agreement: BusinessAssociateAgreement) -> QuerySet
     return (
         AgreementDocument.objects.restrict(user, Action.VIEW)
         .filter(agreement=agreement)
-        .select_related("uploaded_by")
+        .select_related("uploaded_by", "reading")
         .order_by("-uploaded_at")
     )
 

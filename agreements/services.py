@@ -17,8 +17,10 @@ from agreements.models import (
     ALLOWED_TRANSITIONS,
     AgreementDocument,
     AgreementStatus,
+    BreachWindowUnit,
     BusinessAssociateAgreement,
     DocumentKind,
+    breach_window_max_days,
 )
 from organizations.models import Organization
 
@@ -134,6 +136,8 @@ def agreement_renew(
         renewal_term_months=previous.renewal_term_months,
         renewal_notice_days=previous.renewal_notice_days,
         breach_notification_days=previous.breach_notification_days,
+        breach_notification_window=previous.breach_notification_window,
+        breach_notification_unit=previous.breach_notification_unit,
         effective_on=effective_on,
         expires_on=expires_on,
         supersedes=previous,
@@ -247,8 +251,9 @@ def document_store(
 ) -> AgreementDocument:
     """Store a signed document with the SHA-256 of its bytes (integrity, 45 CFR 164.312(c)(1)).
 
-    The file must be a PDF by content (its first bytes), not merely by name, and within the size
-    limit.
+    The file must start like a PDF (its first bytes), not merely be named so, and be within the size
+    limit. It is stored quarantined: the worker checks it is a real PDF without active content, and
+    reads it, before it is trusted (documents.services.document_read).
     """
     limit = settings.MAX_UPLOAD_MEGABYTES * 1024 * 1024
     digest = hashlib.sha256()
@@ -277,6 +282,11 @@ def document_store(
     document.file.save(original_name, File(upload), save=False)
     document.full_clean()
     document.save()
+    # Quarantined until the worker has parsed it (documents.tasks.read_document): the web process
+    # checks only the size and the magic bytes above.
+    from documents.services import document_quarantine
+
+    document_quarantine(document=document)
     return document
 
 
@@ -357,6 +367,7 @@ def agreement_validate(*, agreement: BusinessAssociateAgreement, covered_facilit
     The vendor, every covered facility and the superseded agreement must belong to the agreement's
     organization: a BAA never crosses the tenant boundary.
     """
+    _derive_breach_days(agreement)
     errors: dict[str, str] = {}
     if agreement.vendor_id and agreement.vendor.organization_id != agreement.organization_id:
         errors["vendor"] = "The vendor belongs to another organization."
@@ -390,6 +401,20 @@ def agreement_save(
     if facilities is not None:
         agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
     return agreement
+
+
+def _derive_breach_days(agreement: BusinessAssociateAgreement) -> None:
+    """Keep breach_notification_days the maximum in calendar days of the window as stated
+    (45 CFR 164.410(b) counts calendar days). A window given in days only is taken as calendar days."""
+    unit = agreement.breach_notification_unit
+    if unit == BreachWindowUnit.NOT_STATED:
+        agreement.breach_notification_window = None
+        agreement.breach_notification_days = None
+    elif unit and agreement.breach_notification_window is not None:
+        agreement.breach_notification_days = breach_window_max_days(agreement.breach_notification_window, unit)
+    elif agreement.breach_notification_days is not None and agreement.breach_notification_window is None:
+        agreement.breach_notification_window = agreement.breach_notification_days
+        agreement.breach_notification_unit = BreachWindowUnit.CALENDAR_DAYS
 
 
 def _check_coverage_change(*, agreement: BusinessAssociateAgreement, covered_facilities: list | None, actor) -> None:

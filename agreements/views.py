@@ -23,7 +23,13 @@ from agreements.forms import (
     TerminateForm,
     TerminationCorrectionForm,
 )
-from agreements.models import ALLOWED_TRANSITIONS, AgreementDocument, AgreementStatus, BusinessAssociateAgreement
+from agreements.models import (
+    ALLOWED_TRANSITIONS,
+    AgreementDocument,
+    AgreementStatus,
+    BreachWindowUnit,
+    BusinessAssociateAgreement,
+)
 from agreements.services import (
     agreement_archive,
     agreement_execute,
@@ -38,6 +44,8 @@ from agreements.services import (
 from baatracker.forms import add_service_errors
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance.services import schedule_compliance_run
+from documents.models import OfficerVerdict, Safety
+from documents.selectors import agreement_review
 from facilities.models import Facility
 from organizations.mixins import action_required, can, get_restricted_object_or_404, restricted_queryset
 from organizations.models import AccessAction
@@ -122,6 +130,9 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
         "covered_facilities": covered,
         "hidden_facility_count": hidden_count,
         "documents": selectors.agreement_documents(request.user, agreement),
+        "review": agreement_review(request.user, agreement),
+        "verdicts": OfficerVerdict.choices,
+        "breach_units": BreachWindowUnit.choices,
         "findings": selectors.agreement_findings(request.user, agreement),
         "engagements": selectors.agreement_engagements(request.user, agreement),
         "history": selectors.agreement_history(request.user, agreement),
@@ -437,7 +448,13 @@ def document_upload(request, pk: int):
 def document_download(request, pk: int):
     """The stored PDF, only for users who may see its agreement; every download is recorded
     (45 CFR 164.312(b) audit controls)."""
-    document = get_restricted_object_or_404(AgreementDocument.objects.select_related("agreement"), request, pk=pk)
+    document = get_restricted_object_or_404(
+        AgreementDocument.objects.select_related("agreement", "reading"), request, pk=pk
+    )
+    reading = getattr(document, "reading", None)
+    if reading is not None and reading.safety == Safety.REFUSED:
+        # Refused at the safety check (documents.pdfsafety): its bytes were not kept.
+        raise Http404("This document was refused at upload and not kept.")
     try:
         handle = document.file.open("rb")
     except (FileNotFoundError, ValueError) as exc:

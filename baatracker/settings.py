@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "alerts",
     "reports",
     "scale",
+    # Reading signed documents: safety check, text and OCR, provision review (issue 12).
+    "documents",
 ]
 
 # --- REST API and calendar feeds (issue #14, "api"): apps, DRF and drf-spectacular -------------------
@@ -258,6 +260,11 @@ MEDIA_URL = "/media-not-served/"  # documents are served only through permission
 
 # Signed BAA documents and evidence files.
 MAX_UPLOAD_MEGABYTES = env_int("MAX_UPLOAD_MEGABYTES", 20, minimum=1, maximum=200)
+# Reading uploaded PDFs (documents/reader.py): limits per document for the reader process the worker
+# starts (address space, CPU seconds, wall seconds).
+DOCUMENT_READ_MEMORY_MB = env_int("DOCUMENT_READ_MEMORY_MB", 1536, minimum=256)
+DOCUMENT_READ_CPU_SECONDS = env_int("DOCUMENT_READ_CPU_SECONDS", 300, minimum=5)
+DOCUMENT_READ_WALL_SECONDS = env_int("DOCUMENT_READ_WALL_SECONDS", 600, minimum=5)
 FILE_UPLOAD_HANDLERS = [
     "baatracker.limits.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -15,6 +15,8 @@ urlpatterns = [
     path("checklists/", include("checklists.urls")),
     path("alerts/", include("alerts.urls")),
     path("reports/", include("reports.urls")),
+    # Reading signed documents (issue 12).
+    path("documents/", include("documents.urls")),
 ]
 
 # --- REST API and calendar feeds (issue #14, "api") ---------------------------------------------------

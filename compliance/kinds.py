@@ -437,6 +437,18 @@ BUILTIN: tuple[FindingKindSpec, ...] = (
         alert_kind="subcontractor_gap",
         alert_wording=_subcontractor_gap_wording,
     ),
+    # Read from the signed document's provision review (documents app, issue 12).
+    FindingKindSpec(
+        value="baa_lacks_provision",
+        name="BAA_LACKS_PROVISION",
+        label="BAA lacks a required provision",
+        citation="45 CFR 164.504(e)(2)",
+        severity=Severity.HIGH,
+        severity_rule="Always high.",
+        subject=Subject.AGREEMENT,
+        fix_page=FixPage.AGREEMENT,
+        fix_label="Review the provisions or amend the BAA",
+    ),
 )
 BUILTIN_VALUES = frozenset(spec.value for spec in BUILTIN)
 for _spec in BUILTIN:

@@ -30,6 +30,8 @@ from agreements.services import renewal_date, renewal_notice_deadline
 from checklists.models import COMPUTED_ITEM_NUMBER, DONE_STATUSES, TELERADIOLOGY_ITEMS, ChecklistItem
 from compliance import kinds
 from compliance.models import FindingKind, Severity
+from documents.models import OfficerVerdict, ProvisionReview, Safety
+from documents.provisions import PROVISIONS
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink
 
 #: 45 CFR 164.532(e): BAAs signed before this date had to be updated for the 2013 Omnibus rule.
@@ -385,7 +387,10 @@ def no_signed_document(ctx: RuleContext) -> Iterable[Detection]:
     The BAA must be in writing (45 CFR 164.504(e)(1)) and kept 6 years (164.316(b)(2)(i)); an
     auditor asks for the signed copy, not a status in a database.
     """
-    signed_document = AgreementDocument.objects.filter(agreement=OuterRef("pk"), kind=DocumentKind.SIGNED_AGREEMENT)
+    # A document the worker refused (active content, not a real PDF) is not a signed copy on file.
+    signed_document = AgreementDocument.objects.filter(
+        agreement=OuterRef("pk"), kind=DocumentKind.SIGNED_AGREEMENT
+    ).exclude(reading__safety=Safety.REFUSED)
     rows = _executed_agreements(ctx).filter(~Exists(signed_document)).values(*_AGREEMENT_FIELDS)
     for row in rows:
         yield _agreement_detection(
@@ -546,6 +551,52 @@ def subcontractor_gap(ctx: RuleContext) -> Iterable[Detection]:
         )
 
 
+def baa_lacks_provision(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule 10. The signed BAA lacks one of the provisions 45 CFR 164.504(e)(2) requires (P1-P12).
+
+    From the provision review of its signed document (documents.provisions): a provision the officer
+    confirmed missing, or one not found that the officer has not confirmed present. One finding per
+    agreement, citing each missing paragraph.
+    """
+    missing = Q(officer_verdict=OfficerVerdict.MISSING) | Q(officer_verdict="", detected=False)
+    rows = (
+        ProvisionReview.objects.filter(missing, agreement__in=_executed_agreements(ctx))
+        .order_by("agreement_id", "provision")
+        .values(
+            "agreement_id",
+            "provision",
+            "officer_verdict",
+            organization_id=F("agreement__organization_id"),
+            vendor_id=F("agreement__vendor_id"),
+            vendor_name=F("agreement__vendor__legal_name"),
+            title=F("agreement__title"),
+        )
+    )
+    by_agreement: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_agreement[row["agreement_id"]].append(row)
+    for agreement_id, items in by_agreement.items():
+        first = items[0]
+        items.sort(key=lambda item: int(item["provision"][1:]))
+        listed = "; ".join(
+            f"{item['provision']} {PROVISIONS[item['provision']][0].lower()} ({PROVISIONS[item['provision']][1]}"
+            f"{', confirmed missing' if item['officer_verdict'] else ', not found'})"
+            for item in items
+        )
+        yield Detection(
+            kind=FindingKind.BAA_LACKS_PROVISION,
+            severity=Severity.HIGH,
+            organization_id=first["organization_id"],
+            vendor_id=first["vendor_id"],
+            agreement_id=agreement_id,
+            explanation=(
+                f"The BAA \u201c{first['title']}\u201d with {first['vendor_name']} lacks "
+                f"{'a required provision' if len(items) == 1 else f'{len(items)} required provisions'} of 45 CFR "
+                f"164.504(e)(2): {listed}. Amend the agreement, or confirm on the agreement page where the text is."
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class Rule:
     kind: str
@@ -570,6 +621,7 @@ RULES: tuple[Rule, ...] = (
     Rule(FindingKind.CHECKLIST_INCOMPLETE, checklist_incomplete),
     Rule(FindingKind.CHECKLIST_REVIEW_OVERDUE, checklist_review_overdue),
     Rule(FindingKind.SUBCONTRACTOR_GAP, subcontractor_gap),
+    Rule(FindingKind.BAA_LACKS_PROVISION, baa_lacks_provision),
 )
 RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
 

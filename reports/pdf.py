@@ -24,6 +24,8 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from agreements.models import AgreementDocument
+from documents.models import Safety
+from documents.pdfsafety import check_pdf
 from reports.charts import findings_and_coverage_svg
 from reports.models import PaperSize
 from reports.selectors import ReportData
@@ -67,10 +69,21 @@ def appendix_entries(documents: list[AgreementDocument]) -> list[AppendixEntry]:
     """Read each signed PDF and check it against the SHA-256 recorded at upload (45 CFR 164.312(c)(1)).
 
     A document that cannot be read, or whose bytes no longer match, is listed as not appended with
-    the reason, never silently left out.
+    the reason, never silently left out. Only documents the worker's safety check accepted are
+    appended, and their bytes are checked again here (documents.pdfsafety): JavaScript, embedded files
+    or launch actions never reach an audit packet (issue 15, item 3).
     """
     entries = []
     for document in documents:
+        reading = getattr(document, "reading", None)
+        if reading is None or reading.safety != Safety.ACCEPTED:
+            reason = (
+                f"refused at upload: {reading.safety_message}"
+                if reading is not None and reading.safety == Safety.REFUSED
+                else "not yet checked for active content (the reader has not accepted it)"
+            )
+            entries.append(AppendixEntry(document, 0, False, reason))
+            continue
         try:
             with document.file.open("rb") as handle:
                 content = handle.read()
@@ -79,6 +92,10 @@ def appendix_entries(documents: list[AgreementDocument]) -> list[AppendixEntry]:
             continue
         if hashlib.sha256(content).hexdigest() != document.sha256:
             entries.append(AppendixEntry(document, 0, False, "the file no longer matches its SHA-256 at upload"))
+            continue
+        verdict = check_pdf(content)
+        if not verdict.accepted:
+            entries.append(AppendixEntry(document, 0, False, verdict.message))
             continue
         try:
             reader = PdfReader(io.BytesIO(content))

@@ -39,6 +39,7 @@ from compliance.rules import (
     engagements_with_phi_access,
     with_item_one_computed,
 )
+from documents.models import ProvisionReview
 from facilities.models import Facility
 from organizations.models import Organization
 from organizations.querysets import Action, GatedNames
@@ -194,6 +195,19 @@ class ReportData:
     def is_organization_wide(self) -> bool:
         return self.facility is None
 
+    @property
+    def provision_reviews(self) -> list[tuple[str, BusinessAssociateAgreement]]:
+        """The BAAs shown, once each, with their provision review (P1-P12, pages): what an auditor
+        samples. Read from the prefetched ProvisionReview rows (documents app); no rule here."""
+        seen: dict[int, tuple[str, BusinessAssociateAgreement]] = {}
+        for row in self.inventory:
+            if row.agreement is not None and row.agreement.pk not in seen:
+                # The vendor's name from the engagement row (already loaded): no query per agreement.
+                seen[row.agreement.pk] = (row.vendor.legal_name, row.agreement)
+        for _, agreement in seen.values():
+            agreement.provisions.sort(key=lambda review: int(review.provision[1:]))
+        return list(seen.values())
+
 
 def report_data(
     *,
@@ -277,14 +291,24 @@ def _inventory(scope: Scope, as_of: datetime.date) -> list[InventoryRow]:
     )
     engagements = list(engagements)
     shown_ids = {e.shown_agreement_id for e in engagements if e.shown_agreement_id}
-    documents = AgreementDocument.objects.filter(
-        kind__in=(DocumentKind.SIGNED_AGREEMENT, DocumentKind.AMENDMENT)
-    ).order_by("-uploaded_at", "-pk")
+    documents = (
+        AgreementDocument.objects.filter(kind__in=(DocumentKind.SIGNED_AGREEMENT, DocumentKind.AMENDMENT))
+        .select_related("reading")
+        .order_by("-uploaded_at", "-pk")
+    )
     agreements = {
         agreement.pk: agreement
         for agreement in scope.of(BusinessAssociateAgreement)
         .filter(pk__in=shown_ids)
-        .prefetch_related(Prefetch("documents", queryset=documents, to_attr="documents_on_file"))
+        .prefetch_related(
+            Prefetch("documents", queryset=documents, to_attr="documents_on_file"),
+            # The provision review of each BAA, with page references: what an auditor samples.
+            Prefetch(
+                "provision_reviews",
+                queryset=ProvisionReview.objects.order_by("pk").select_related("decided_by"),
+                to_attr="provisions",
+            ),
+        )
     }
     rows = []
     for engagement in engagements:

@@ -53,7 +53,7 @@ from vendors import importing
 from vendors.models import Engagement, EngagementStatus, Vendor, VendorCategory
 
 #: How many runs of each path, by cost: the median of these is reported.
-RUNS = {"page": 7, "compliance": 5, "alerts": 3, "pdf": 3, "import": 3, "api": 7}
+RUNS = {"page": 7, "compliance": 5, "alerts": 3, "pdf": 3, "import": 3, "api": 7, "documents": 3}
 
 
 @dataclass(frozen=True)
@@ -585,7 +585,7 @@ def bench_import(organization: Organization, user, rows: int, runs: int, log) ->
 
 # --- The whole benchmark -------------------------------------------------------------------------
 
-SECTIONS = ("compliance", "pages", "api", "alerts", "pdf", "import")
+SECTIONS = ("compliance", "pages", "api", "alerts", "pdf", "import", "documents")
 
 
 def run(
@@ -634,6 +634,12 @@ def run(
         report.results.append(bench_pdf(organization, user, as_of, runs["pdf"], log))
     if "import" in sections:
         report.results.append(bench_import(organization, user, bench_size.import_rows, runs["import"], log))
+    if "documents" in sections:
+        from documents.bench import bench_documents
+
+        report.results.extend(
+            bench_documents(size, organization, runs["documents"], log, measure=measure, rolled_back=rolled_back)
+        )
     return report
 
 

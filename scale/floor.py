@@ -18,6 +18,7 @@ from django.db import connection
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
 from checklists.models import ChecklistItem, TeleradiologyChecklist
 from compliance.rules import MANUAL_CHECKLIST_ITEMS, MAX_BREACH_NOTIFICATION_DAYS, OMNIBUS_COMPLIANCE_DATE
+from documents.models import DocumentReading, ProvisionReview
 from facilities.models import Facility
 from vendors.models import Engagement, SubcontractorLink, Vendor
 
@@ -34,6 +35,8 @@ def _tables() -> dict[str, str]:
         "checklist": TeleradiologyChecklist._meta.db_table,
         "item": ChecklistItem._meta.db_table,
         "link": SubcontractorLink._meta.db_table,
+        "reading": DocumentReading._meta.db_table,
+        "review": ProvisionReview._meta.db_table,
     }
 
 
@@ -116,7 +119,8 @@ UNION ALL
 SELECT 'no_signed_document', 'agreement:' || a.id, a.organization_id, a.vendor_id, NULL, a.id, NULL
 FROM {baa} a
 WHERE {executed_not_lapsed}
-  AND NOT EXISTS (SELECT 1 FROM {document} d WHERE d.agreement_id = a.id AND d.kind = 'signed')
+  AND NOT EXISTS (SELECT 1 FROM {document} d WHERE d.agreement_id = a.id AND d.kind = 'signed'
+                  AND NOT EXISTS (SELECT 1 FROM {reading} rd WHERE rd.document_id = d.id AND rd.safety = 'refused'))
 UNION ALL
 SELECT 'breach_window_too_long', 'agreement:' || a.id, a.organization_id, a.vendor_id, NULL, a.id, NULL
 FROM {baa} a WHERE {executed_not_lapsed} AND a.breach_notification_days > %(max_breach_days)s
@@ -141,6 +145,12 @@ UNION ALL
 SELECT 'subcontractor_gap', 'subcontractor_link:' || l.id, v.organization_id, l.vendor_id, NULL, NULL, NULL
 FROM {link} l JOIN {vendor} v ON v.id = l.vendor_id JOIN {vendor} sub ON sub.id = l.subcontractor_id
 WHERE l.touches_phi AND l.downstream_baa_attested_on IS NULL AND NOT sub.is_conduit
+UNION ALL
+SELECT 'baa_lacks_provision', 'agreement:' || a.id, a.organization_id, a.vendor_id, NULL, a.id, NULL
+FROM {baa} a
+WHERE {executed_not_lapsed}
+  AND EXISTS (SELECT 1 FROM {review} r WHERE r.agreement_id = a.id
+              AND (r.officer_verdict = 'missing' OR (r.officer_verdict = '' AND NOT r.detected)))
 """
 
 

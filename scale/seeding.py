@@ -994,6 +994,28 @@ class _OrganizationSeeder:
                 )
             )
         _bulk(AgreementDocument, documents, self.counts, "agreement_documents")
+        self._provision_reviews(documents)
+
+    def _provision_reviews(self, documents: list[AgreementDocument]) -> None:
+        """The provision review (P1-P12) of each executed BAA's signed document, as the reader would
+        store it: all found, except the flow-down (P5) in every 25th one, so that rule 10 fires in every
+        organization. Deterministic (no random draw), so the rest of the dataset is unchanged."""
+        from documents.models import ProvisionReview
+
+        executed = [d for d in documents if d.agreement.status == AgreementStatus.EXECUTED]
+        reviews = [
+            ProvisionReview(
+                agreement=document.agreement,
+                document=document,
+                provision=f"P{number}",
+                detected=not (number == 5 and index % 25 == 0),
+                page_number=1 + number // 4,
+                score=1.0,
+            )
+            for index, document in enumerate(executed)
+            for number in range(1, 13)
+        ]
+        _bulk(ProvisionReview, reviews, self.counts, "provision_reviews")
 
 
 # --- Archiving ---------------------------------------------------------------------------------

@@ -52,9 +52,10 @@ apt_ensure() {
 }
 
 # What the app needs at run time: WeasyPrint's libraries and a font for the PDF reports, Node.js and
-# npm for node_modules (Bootstrap).
+# npm for node_modules (Bootstrap), Tesseract with English and orientation detection for OCR of
+# scanned BAAs (documents/reader.py).
 # shellcheck disable=SC2034  # used by run.sh and test.sh
-RUNTIME_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core nodejs=node npm=npm)
+RUNTIME_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core nodejs=node npm=npm tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
 
 # venv_ensure REQUIREMENTS_FILE: create the virtualenv if missing and pip-install the file, unless a
 # stamp shows the same requirements (and the files they include) are already installed.

@@ -62,6 +62,9 @@ NOT_CRAWLED = {
     "calendars:revoke",
     # Calendar clients' URL: its secret is shown once; the feed is read below (``calendar_texts``).
     "calendars:feed",
+    # POST-only decisions on a document's provision review and key terms (documents app).
+    "documents:provision_decide",
+    "documents:key_term_decide",
 }
 API_LISTS = (
     "facilities",

@@ -74,6 +74,8 @@ def test_it_triggers_each_rule_with_the_intended_case():
         (FindingKind.CHECKLIST_INCOMPLETE, "vRad (Virtual Radiologic)"),
         (FindingKind.CHECKLIST_REVIEW_OVERDUE, "StatRad"),
         (FindingKind.SUBCONTRACTOR_GAP, "Ambra Health"),
+        # Its signed document lacks the subcontractor flow-down (organizations.demo.DEMO_MISSING_PROVISION).
+        (FindingKind.BAA_LACKS_PROVISION, "Intelerad Medical Systems"),
     }
 
 

@@ -323,7 +323,9 @@ def test_it_stores_a_signed_pdf_and_shows_its_sha256(officer_client, django_capt
     document = AgreementDocument.objects.get()
     assert document.sha256 == digest and document.uploaded_by == officer_client.user
     assert digest in response.content.decode()
-    assert len(callbacks) == 1
+    # The compliance run, and the worker's reading of the quarantined upload (documents.tasks).
+    assert len(callbacks) == 2
+    assert document.reading.safety == "quarantined" and "Quarantined, queued" in response.content.decode()
 
 
 def test_it_refuses_a_file_that_is_not_a_pdf_by_its_content(officer_client):

@@ -46,6 +46,7 @@ PRE_OMNIBUS = FindingKind.PRE_OMNIBUS_BAA
 CHECKLIST_INCOMPLETE = FindingKind.CHECKLIST_INCOMPLETE
 REVIEW_OVERDUE = FindingKind.CHECKLIST_REVIEW_OVERDUE
 SUBCONTRACTOR_GAP = FindingKind.SUBCONTRACTOR_GAP
+LACKS_PROVISION = FindingKind.BAA_LACKS_PROVISION
 
 
 @pytest.fixture(autouse=True)
@@ -663,6 +664,53 @@ def _(org):
 def _(org):
     vendor, _, _ = covered(org)
     f.subcontractor_link(vendor, touches_phi=False)
+    return set()
+
+
+# --- Rule 10: required provisions (the review of the signed document, documents app) ----------
+
+
+def reviewed(agreement, *, missing: dict[str, str]) -> None:
+    """P1-P12 as the reader stored them: all found except ``missing`` (provision -> officer verdict)."""
+    from documents.models import ProvisionReview
+
+    for number in range(1, 13):
+        pid = f"P{number}"
+        verdict = missing.get(pid)
+        ProvisionReview.objects.create(
+            agreement=agreement,
+            provision=pid,
+            detected=verdict is None or verdict == "missing",  # "missing": read as found, officer disagrees
+            officer_verdict=verdict if verdict in ("present", "missing") else "",
+            note="checked" if verdict in ("present", "missing") else "",
+        )
+
+
+@case("lacks a provision: P5 not found, not overridden")
+def _(org):
+    _, _, agreement = covered(org)
+    reviewed(agreement, missing={"P5": "not found"})
+    return {(LACKS_PROVISION, agreement)}
+
+
+@case("no finding: P5 not found but confirmed present by the officer")
+def _(org):
+    _, _, agreement = covered(org)
+    reviewed(agreement, missing={"P5": "present"})
+    return set()
+
+
+@case("lacks a provision: P12 confirmed missing by the officer")
+def _(org):
+    _, _, agreement = covered(org)
+    reviewed(agreement, missing={"P12": "missing"})
+    return {(LACKS_PROVISION, agreement)}
+
+
+@case("no finding: provisions missing in a terminated BAA")
+def _(org):
+    agreement = f.agreement(pacs(org), status=AgreementStatus.TERMINATED, terminated_on=days(-1))
+    reviewed(agreement, missing={"P5": "not found"})
     return set()
 
 

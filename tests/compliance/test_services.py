@@ -14,6 +14,7 @@ from checklists.models import ChecklistItem, ItemStatus
 from checklists.services import checklist_item_update
 from compliance.models import Finding, FindingKind, Severity
 from compliance.services import finding_acknowledge, run_compliance
+from documents.models import ProvisionReview
 from tests import factories as f
 from tests.factories import TODAY, days
 from vendors.models import Engagement, VendorCategory
@@ -35,7 +36,7 @@ def open_findings(org=None) -> dict[tuple[str, str], Finding]:
 
 
 def inventory(org, groups: int) -> int:
-    """``groups`` times one case of every rule (10 engagements each); returns the findings expected."""
+    """``groups`` times one case of every rule (11 engagements each); returns the findings expected."""
     officer = f.user(org)
     for _ in range(groups):
         # 1 missing BAA
@@ -92,7 +93,11 @@ def inventory(org, groups: int) -> int:
         f.engagement(host, f.facility(org))
         f.agreement(host)
         f.subcontractor_link(host)
-    return groups * 10
+        # 10 a required provision not found in the signed document (documents app's review)
+        thin = f.vendor(org)
+        f.engagement(thin, f.facility(org))
+        ProvisionReview.objects.create(agreement=f.agreement(thin), provision="P5", detected=False)
+    return groups * 11
 
 
 def test_it_opens_a_finding_for_every_detection_with_its_facts():
@@ -203,8 +208,8 @@ def test_a_run_for_one_organization_never_touches_another_organizations_findings
 
 def test_its_query_count_does_not_depend_on_the_amount_of_data():
     small, large = f.organization(), f.organization()
-    small_expected = inventory(small, 1)  # 10 engagements, every rule once
-    large_expected = inventory(large, 4)  # 40 engagements, every rule four times
+    small_expected = inventory(small, 1)  # 11 engagements, every rule once
+    large_expected = inventory(large, 4)  # 44 engagements, every rule four times
 
     with CaptureQueriesContext(connection) as small_run:
         run_compliance(organization_id=small.pk, as_of=TODAY)

@@ -48,6 +48,8 @@ def test_it_measures_every_hot_path_against_its_floor(tmp_path):
         "alert dispatch",
         "PDF report of a facility",
         "inventory import",
+        "document reading + provision review",
+        "document OCR",
     ):
         assert any(name.startswith(expected) for name in names), expected
     for path in report["paths"]:
