@@ -295,19 +295,45 @@ def _csv_rows(data: bytes) -> Generator[list[Any]]:
         raise SpreadsheetError(f"The CSV file cannot be read: {exc}.") from exc
 
 
-def _xlsx_rows(data: bytes) -> Generator[list[Any]]:
-    """The rows of the first worksheet, one at a time: openpyxl's read-only mode parses the sheet's XML
-    as it is iterated, so nothing past the row where the reader stops is parsed."""
-    from openpyxl import load_workbook
+def _open_streamed_workbook(data: bytes):
+    """A read-only openpyxl workbook whose worksheets are never sized when opened.
 
+    openpyxl sizes each read-only sheet as it opens the workbook, from the sheet's ``<dimension>``
+    element; a sheet without one (written by CSV converters and several libraries) is probed to the end
+    of ``<sheetData>``, i.e. parsed whole, before a single row is returned: 300,000 rows cost seconds of
+    CPU and a zip bomb costs what it expands to (#15 item 7). Unsized, the rows are parsed only as they
+    are iterated, so reading stops at the row limit whatever the file says about its size."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    class UnsizedWorksheet(ReadOnlyWorksheet):
+        def _get_size(self):
+            pass  # rows are counted as they are read (_to_sheet), never from the whole sheet first
+
+    class StreamingReader(ExcelReader):
+        def read_worksheets(self):
+            for sheet, rel in self.parser.find_sheets():
+                if rel.target in self.valid_files and "chartsheet" not in rel.Type:
+                    self.wb._sheets.append(UnsizedWorksheet(self.wb, sheet.name, rel.target, self.shared_strings))
+
+    reader = StreamingReader(io.BytesIO(data), read_only=True, data_only=True)
+    reader.read()
+    return reader.wb
+
+
+def _xlsx_rows(data: bytes) -> Generator[list[Any]]:
+    """The rows of the first worksheet, one at a time: the read-only workbook parses the sheet's XML as
+    it is iterated, so nothing past the row where the reader stops is parsed."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = _open_streamed_workbook(data)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise SpreadsheetError("The file is not a readable Excel (.xlsx) workbook.") from exc
     try:
         worksheet = workbook.worksheets[0]
         for row in worksheet.iter_rows(values_only=True):
             yield list(row)
+    except IndexError as exc:
+        raise SpreadsheetError("The Excel (.xlsx) workbook has no worksheet.") from exc
     except (SyntaxError, zipfile.BadZipFile, KeyError, ValueError) as exc:  # XML parse errors are SyntaxErrors
         raise SpreadsheetError("The Excel (.xlsx) workbook is damaged; save it again and upload it again.") from exc
     finally:

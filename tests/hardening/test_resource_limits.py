@@ -24,13 +24,15 @@ from tests import factories as f
 pytestmark = pytest.mark.django_db
 
 
-def xlsx_broken_after(rows: int, broken_at: int) -> bytes:
+def xlsx_broken_after(rows: int, broken_at: int, *, with_dimension: bool = True) -> bytes:
     """An XLSX of ``rows`` rows whose sheet XML is corrupt from row ``broken_at`` on: reading it whole
-    fails on the corruption; streaming it stops at the row limit first."""
+    fails on the corruption; streaming it stops at the row limit first. Its sheet starts with a
+    ``<dimension>`` element, as Excel's do, unless ``with_dimension`` is false (a write-only openpyxl
+    workbook writes none, nor do many converters)."""
     from openpyxl import Workbook
 
-    workbook = Workbook()  # not write-only: its sheet starts with <dimension>, as Excel's do
-    sheet = workbook.active
+    workbook = Workbook(write_only=not with_dimension)
+    sheet = workbook.create_sheet() if not with_dimension else workbook.active
     sheet.append(["vendor", "facility"])
     for n in range(rows):
         sheet.append([f"Vendor {n}", "North MRI"])
@@ -49,8 +51,10 @@ def xlsx_broken_after(rows: int, broken_at: int) -> bytes:
     return out.getvalue()
 
 
-def test_it_stops_reading_an_xlsx_at_the_row_limit():
-    data = xlsx_broken_after(rows=3000, broken_at=2500)  # far past the parser's first chunks
+@pytest.mark.parametrize("with_dimension", [True, False], ids=["sized sheet", "sheet without dimension"])
+def test_it_stops_reading_an_xlsx_at_the_row_limit(with_dimension):
+    data = xlsx_broken_after(rows=3000, broken_at=2500, with_dimension=with_dimension)  # past the first chunks
+    assert (b"<dimension" in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")) is with_dimension
 
     with pytest.raises(SpreadsheetError, match="more than 100 rows"):
         read_spreadsheet(io.BytesIO(data), name="inventory.xlsx", max_rows=100)
