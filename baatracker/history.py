@@ -18,8 +18,17 @@ from django.db.models import QuerySet
 
 
 def content_fields(model: type[models.Model], *, skip: Collection[str]) -> list[models.Field]:
-    """The model's concrete fields that are content, not bookkeeping."""
-    return [f for f in model._meta.concrete_fields if f.name not in skip]
+    """The model's concrete fields that are content, not bookkeeping, and that its history records.
+
+    A model's ``HistoricalRecords(excluded_fields=...)`` (a client secret, a last-used time) has no
+    column in the history table, so comparing two records on it would fail.
+    """
+    history = getattr(model, "history", None)
+    fields = [f for f in model._meta.concrete_fields if f.name not in skip]
+    if history is None:
+        return fields
+    recorded = {f.attname for f in history.model._meta.concrete_fields}
+    return [f for f in fields if f.attname in recorded]
 
 
 def changed_fields(old, new, fields: Sequence[models.Field]) -> list[models.Field]:

@@ -409,3 +409,35 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Sign-in: single sign-on (OpenID Connect), two-factor (TOTP), sign-in log: the identity app -----------
+# Kept in one block so other changes to INSTALLED_APPS, MIDDLEWARE and AUTHENTICATION_BACKENDS stay apart.
+INSTALLED_APPS += [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "identity",
+]
+# django-otp's middleware gives request.user.is_verified(); the identity middleware then keeps a person
+# who gave only their password on the two-factor pages. Both right after authentication.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1, "identity.twofactor.TwoFactorMiddleware")
+AUTHENTICATION_BACKENDS += ["identity.backends.OrganizationOIDCBackend"]
+# HHS 405(d) HICP practice 3: multi-factor authentication for privileged accounts. Switch off only for
+# a development database (the test suite does, except in the tests of two-factor sign-in).
+TWO_FACTOR_REQUIRED_FOR_ADMINS = env_bool("TWO_FACTOR_REQUIRED_FOR_ADMINS", True)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "BAA Tracker")
+# Fernet keys for the identity providers' client secrets, newest first (identity/crypto.py).
+SSO_SECRET_KEYS = env_list("SSO_SECRET_KEYS", [])
+# mozilla-django-oidc: the per-organization values (endpoints, client) come from identity.backends.
+OIDC_AUTHENTICATION_CALLBACK_URL = "identity:sso_callback"
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1, maximum=120)
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60, minimum=0, maximum=600)
+OIDC_VERIFY_SSL = True
+# --- end of the identity block ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ urlpatterns = [
     path("checklists/", include("checklists.urls")),
     path("alerts/", include("alerts.urls")),
     path("reports/", include("reports.urls")),
+    # Single sign-on, two-factor sign-in, sign-in settings (identity app).
+    path("", include("identity.urls")),
     # Reading signed documents (issue 12).
     path("documents/", include("documents.urls")),
 ]

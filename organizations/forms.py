@@ -82,6 +82,8 @@ class ActivityFilterForm(forms.Form):
         label="User", queryset=get_user_model().objects.none(), required=False, empty_label="Anyone"
     )
     source = forms.ChoiceField(label="Record", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="Until", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,4 +92,12 @@ class ActivityFilterForm(forms.Form):
         )
         self.fields["source"].choices = [("", "Everything"), *activity_source_choices()]
         for field in self.fields.values():
-            field.widget.attrs.setdefault("class", "form-select form-select-sm")
+            css = "form-control form-control-sm" if isinstance(field, forms.DateField) else "form-select form-select-sm"
+            field.widget.attrs.setdefault("class", css)
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned

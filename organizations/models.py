@@ -40,11 +40,13 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", "Auditor"
 
 
+# 45 CFR 164.312(b) audit controls and 164.308(a)(1)(ii)(D) information system activity review: the
+# audit log is read by administrators, compliance officers and (time-limited) auditors, not by viewers.
 ROLE_ACTIONS: dict[str, set[str]] = {
-    Role.ADMIN: {Action.VIEW, Action.CHANGE, Action.ADMINISTER},
-    Role.COMPLIANCE_OFFICER: {Action.VIEW, Action.CHANGE},
+    Role.ADMIN: {Action.VIEW, Action.CHANGE, Action.ADMINISTER, Action.AUDIT},
+    Role.COMPLIANCE_OFFICER: {Action.VIEW, Action.CHANGE, Action.AUDIT},
     Role.VIEWER: {Action.VIEW},
-    Role.AUDITOR: {Action.VIEW},
+    Role.AUDITOR: {Action.VIEW, Action.AUDIT},
 }
 
 

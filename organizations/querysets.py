@@ -20,6 +20,7 @@ class Action(models.TextChoices):
     VIEW = "view", "View"
     CHANGE = "change", "Create, change or archive"
     ADMINISTER = "administer", "Manage users and organization settings"
+    AUDIT = "audit", "Read and export the audit log"
 
 
 class RestrictedQuerySet(models.QuerySet):

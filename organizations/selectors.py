@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -144,10 +145,25 @@ def _source_list() -> list[ActivitySource]:
                 output_field=CharField(),
             ),
         ),
+        ActivitySource(
+            "identityprovider",
+            "Single sign-on settings",
+            "identity.IdentityProvider",
+            "organization_id",
+            lambda: F("name"),
+        ),
+        ActivitySource(
+            "signinpolicy",
+            "Two-factor policy",
+            "identity.SignInPolicy",
+            "organization_id",
+            lambda: Value("Two-factor sign-in policy", output_field=CharField()),
+        ),
     ]
 
 
 ACCESS_SOURCE_KEY = "access"
+SIGN_IN_SOURCE_KEY = "signin"
 
 
 def activity_sources() -> dict[str, ActivitySource]:
@@ -155,17 +171,70 @@ def activity_sources() -> dict[str, ActivitySource]:
 
 
 def activity_source_choices() -> list[tuple[str, str]]:
-    return [(source.key, source.label) for source in _source_list()] + [(ACCESS_SOURCE_KEY, "Downloads and exports")]
+    return [(source.key, source.label) for source in _source_list()] + [
+        (ACCESS_SOURCE_KEY, "Downloads, exports and API use"),
+        (SIGN_IN_SOURCE_KEY, "Sign-ins and failed sign-ins"),
+    ]
 
 
 _COLUMNS = ("a_source", "a_object_id", "a_action", "a_label", "a_user_id", "a_at", "a_reason", "a_key")
 _HISTORY_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+_SIGN_IN_ACTIONS = {"succeeded": "succeeded", "failed": "failed", "locked_out": "locked"}  # after "Sign-in"
 
 
-def _history_rows(source: ActivitySource, organization_id: int, user_id: int | None) -> QuerySet:
+@dataclass(frozen=True)
+class ActivityFilter:
+    """What an audit-log reader asked for. ``viewer`` is the reader: with a facility-limited membership
+    only the history of records the gate lets them see is included (``restrict(viewer, Action.AUDIT)``),
+    and organization-wide rows (members, settings, downloads, sign-ins) are left out."""
+
+    user_id: int | None = None
+    source: str = ""
+    since: Any = None  # a date, inclusive
+    until: Any = None  # a date, inclusive
+    viewer: Any = None
+
+    @cached_property
+    def limited(self) -> bool:
+        if self.viewer is None:
+            return False
+        membership = active_membership(self.viewer)
+        return membership is None or membership.limited_facility_ids is not None
+
+    def logged(self, queryset: QuerySet) -> QuerySet:
+        """Rows of a log table (``user``, ``at``) the reader may see, by the user and dates asked for."""
+        from organizations.querysets import Action
+
+        if self.viewer is not None:
+            queryset = queryset.restrict(self.viewer, Action.AUDIT)
+        if self.user_id is not None:
+            queryset = queryset.filter(user_id=self.user_id)
+        return self.dated(queryset, "at")
+
+    def dated(self, queryset: QuerySet, field: str) -> QuerySet:
+        if self.since:
+            queryset = queryset.filter(**{f"{field}__gte": _day_start(self.since)})
+        if self.until:
+            queryset = queryset.filter(**{f"{field}__lt": _day_start(self.until + dt.timedelta(days=1))})
+        return queryset
+
+
+def _day_start(day):
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _history_rows(source: ActivitySource, organization_id: int, filters: ActivityFilter) -> QuerySet | None:
+    from organizations.querysets import Action, RestrictedQuerySet
+
     queryset = source.history_model.objects.filter(**{source.organization_lookup: organization_id})
-    if user_id is not None:
-        queryset = queryset.filter(history_user_id=user_id)
+    if filters.limited:
+        if not isinstance(source.model._default_manager.all(), RestrictedQuerySet):
+            return None  # e.g. members: organization-wide, for unrestricted readers only
+        visible = source.model._default_manager.restrict(filters.viewer, Action.AUDIT)
+        queryset = queryset.filter(id__in=visible.values("pk"))
+    if filters.user_id is not None:
+        queryset = queryset.filter(history_user_id=filters.user_id)
+    queryset = filters.dated(queryset, "history_date")
     return (
         queryset.annotate(
             a_source=Value(source.key, output_field=CharField()),
@@ -182,12 +251,10 @@ def _history_rows(source: ActivitySource, organization_id: int, user_id: int | N
     )  # no ORDER BY inside a UNION (SQLite refuses it)
 
 
-def _access_rows(organization_id: int, user_id: int | None) -> QuerySet:
+def _access_rows(organization_id: int, filters: ActivityFilter) -> QuerySet:
     from organizations.models import AccessLogEntry
 
-    queryset = AccessLogEntry.objects.filter(organization_id=organization_id)
-    if user_id is not None:
-        queryset = queryset.filter(user_id=user_id)
+    queryset = filters.logged(AccessLogEntry.objects.filter(organization_id=organization_id))
     return (
         queryset.annotate(
             a_source=Value(ACCESS_SOURCE_KEY, output_field=CharField()),
@@ -204,19 +271,60 @@ def _access_rows(organization_id: int, user_id: int | None) -> QuerySet:
     )  # no ORDER BY inside a UNION (SQLite refuses it)
 
 
-def activity_log(organization_id: int, *, user_id: int | None = None, source: str = "") -> QuerySet:
-    """One UNION query over the history tables of the organization's models and the access log.
+def _sign_in_rows(organization_id: int, filters: ActivityFilter) -> QuerySet:
+    from identity.models import SignInEvent
+
+    queryset = filters.logged(SignInEvent.objects.filter(organization_id=organization_id))
+    return (
+        queryset.annotate(
+            a_source=Value(SIGN_IN_SOURCE_KEY, output_field=CharField()),
+            a_object_id=F("username"),
+            a_action=Concat(F("outcome"), Value(":"), F("method"), output_field=CharField()),
+            a_label=F("username"),
+            a_user_id=F("user_id"),
+            a_at=F("at"),
+            # The address rides along in the reason (PostgreSQL's inet as text has a /32 or /128 suffix).
+            a_reason=Concat(
+                F("detail"),
+                Value(" | "),
+                Coalesce(Cast(F("ip_address"), CharField()), Value("")),
+                output_field=CharField(),
+            ),
+            a_key=F("id"),
+        )
+        .values(*_COLUMNS)
+        .order_by()
+    )
+
+
+def activity_log(
+    organization_id: int,
+    *,
+    user_id: int | None = None,
+    source: str = "",
+    since=None,
+    until=None,
+    user=None,
+) -> QuerySet:
+    """One UNION query over the history tables of the organization's models, the access log and the
+    sign-in log (45 CFR 164.312(b) audit controls, 164.308(a)(5)(ii)(C) log-in monitoring).
 
     Rows are dicts (a_source, a_object_id, a_action, a_label, a_user_id, a_at, a_reason, a_key),
     newest first; slice it (a Paginator does) and pass the page to ``activity_page_details``.
+    ``since``/``until`` are dates (inclusive); ``user`` is the reader: the gate's restrict(user, AUDIT).
     """
+    filters = ActivityFilter(user_id=user_id, source=source, since=since, until=until, viewer=user)
     sources = activity_sources()
     parts = []
     if source in ("", ACCESS_SOURCE_KEY):
-        parts.append(_access_rows(organization_id, user_id))
+        parts.append(_access_rows(organization_id, filters))
+    if source in ("", SIGN_IN_SOURCE_KEY):
+        parts.append(_sign_in_rows(organization_id, filters))
     for key, item in sources.items():
         if source in ("", key):
-            parts.append(_history_rows(item, organization_id, user_id))
+            rows = _history_rows(item, organization_id, filters)
+            if rows is not None:
+                parts.append(rows)
     first, *others = parts
     combined = first.union(*others, all=True) if others else first
     return combined.order_by("-a_at", "-a_key")
@@ -238,12 +346,17 @@ class ActivityEntry:
     def is_access(self) -> bool:
         return self.source == ACCESS_SOURCE_KEY
 
+    @property
+    def is_sign_in(self) -> bool:
+        return self.source == SIGN_IN_SOURCE_KEY
+
 
 def activity_page_details(rows: list[dict]) -> list[ActivityEntry]:
     """Users and changed fields of one page of the activity log: two queries per model on the page and
     one for the users, whatever the page size."""
     from django.contrib.auth import get_user_model
 
+    from identity.models import SignInMethod
     from organizations.models import AccessAction
 
     sources = activity_sources()
@@ -254,9 +367,18 @@ def activity_page_details(rows: list[dict]) -> list[ActivityEntry]:
     entries = []
     for row in rows:
         key = row["a_source"]
+        reason = row["a_reason"]
         if key == ACCESS_SOURCE_KEY:
-            source_label = "Download or export"
+            source_label = "Download, export or API use"
             action = access_labels.get(row["a_action"], row["a_action"]).lower()
+            reason = ""
+        elif key == SIGN_IN_SOURCE_KEY:
+            outcome, _, method = row["a_action"].partition(":")
+            source_label = "Sign-in"
+            action = f"{_SIGN_IN_ACTIONS.get(outcome, outcome)} ({SignInMethod(method).label.lower()})"
+            detail, _, address = reason.rpartition(" | ")
+            address = address.split("/", 1)[0]
+            reason = "; ".join(part for part in (detail, f"from {address}" if address else "") if part)
         else:
             source_label = sources[key].label
             action = _HISTORY_ACTIONS.get(row["a_action"], row["a_action"])
@@ -269,7 +391,7 @@ def activity_page_details(rows: list[dict]) -> list[ActivityEntry]:
                 label=row["a_label"] or "",
                 user=users.get(row["a_user_id"]),
                 object_id=row["a_object_id"] or "",
-                reason="" if key == ACCESS_SOURCE_KEY else row["a_reason"],
+                reason=reason,
                 changes=changes.get((key, row["a_key"])),
             )
         )
@@ -283,7 +405,7 @@ _NOT_CONTENT = {"history_id", "history_date", "history_change_reason", "history_
 def _changed_fields(rows: list[dict], sources: dict[str, ActivitySource]) -> dict[tuple[str, int], list[str]]:
     changed_keys: dict[str, list[int]] = {}
     for row in rows:
-        if row["a_source"] != ACCESS_SOURCE_KEY and row["a_action"] == "~":
+        if row["a_source"] not in (ACCESS_SOURCE_KEY, SIGN_IN_SOURCE_KEY) and row["a_action"] == "~":
             changed_keys.setdefault(row["a_source"], []).append(row["a_key"])
     result: dict[tuple[str, int], list[str]] = {}
     for key, history_ids in changed_keys.items():

@@ -1,4 +1,5 @@
-"""The organization's administration: members and the activity log. Administrators only (ADMINISTER).
+"""The organization's administration: members (administrators only, ADMINISTER) and the audit log
+(administrators, compliance officers and auditors, AUDIT).
 
 Members of another organization are never found here (404): every lookup is scoped to the
 administrator's own organization, which is the tenant boundary of the permission gate.
@@ -9,19 +10,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from baatracker.forms import add_service_errors
-from organizations import selectors, services
+from organizations import audit_export, selectors, services
 from organizations.forms import ActivityFilterForm, MemberCreateForm, MemberUpdateForm
 from organizations.middleware import membership_not_required
 from organizations.mixins import action_required
-from organizations.models import Membership
+from organizations.models import AccessAction, Membership
 from organizations.querysets import Action
+from organizations.services import access_log_record
 
 ACTIVITY_PER_PAGE = 50
 
@@ -29,8 +31,15 @@ ACTIVITY_PER_PAGE = 50
 @require_GET
 @action_required(Action.ADMINISTER)
 def members(request):
+    from identity.selectors import users_with_two_factor
+
     memberships = list(selectors.members_of(request.membership.organization_id))
-    return render(request, "organizations/members.html", {"memberships": memberships, "today": timezone.localdate()})
+    context = {
+        "memberships": memberships,
+        "today": timezone.localdate(),
+        "two_factor_user_ids": users_with_two_factor([m.user_id for m in memberships]),
+    }
+    return render(request, "organizations/members.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -124,18 +133,61 @@ def member_set_active(request, pk: int):
     return redirect("organizations:members")
 
 
-@require_GET
-@action_required(Action.ADMINISTER)
-def activity(request):
+def _activity_rows(request):
+    """The audit log as filtered by the reader, through the gate: own organization, own facility limits."""
     organization = request.membership.organization
     form = ActivityFilterForm(request.GET, organization=organization)
-    form.is_valid()  # an unknown user or record is ignored
-    user = form.cleaned_data.get("user")
-    source = form.cleaned_data.get("source") or ""
-    rows = selectors.activity_log(organization.pk, user_id=user.pk if user else None, source=source)
+    form.is_valid()  # an unknown user or record, or a bad date, is ignored (the form shows why)
+    data = form.cleaned_data
+    user = data.get("user")
+    rows = selectors.activity_log(
+        organization.pk,
+        user_id=user.pk if user else None,
+        source=data.get("source") or "",
+        since=data.get("since"),
+        until=data.get("until"),
+        user=request.user,
+    )
+    return form, rows
+
+
+@require_GET
+@action_required(Action.AUDIT)
+def activity(request):
+    """The audit log: administrators, compliance officers and auditors (45 CFR 164.308(a)(1)(ii)(D))."""
+    form, rows = _activity_rows(request)
     page = Paginator(rows, ACTIVITY_PER_PAGE).get_page(request.GET.get("page"))
     entries = selectors.activity_page_details(list(page.object_list))
-    return render(request, "organizations/activity.html", {"form": form, "page": page, "entries": entries})
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "entries": entries, "export_query": query.urlencode()}
+    return render(request, "organizations/activity.html", context)
+
+
+AUDIT_EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+AUDIT_EXPORT_CHUNK = 500
+
+
+@require_GET
+@action_required(Action.AUDIT)
+def activity_export(request, fmt: str):
+    """The filtered audit log as CSV (for people; formula-injection safe) or JSON lines (for a SIEM),
+    streamed in chunks so a long log never sits in memory. The export itself is recorded."""
+    if fmt not in AUDIT_EXPORT_FORMATS:
+        raise Http404
+    _, rows = _activity_rows(request)
+    access_log_record(
+        request=request,
+        action=AccessAction.EXPORT,
+        obj=request.membership.organization,
+        description=f"Exported the audit log ({fmt.upper()}{'; ' + request.GET.urlencode() if request.GET else ''})",
+    )
+    lines = audit_export.csv_lines(rows) if fmt == "csv" else audit_export.json_lines(rows)
+    response = StreamingHttpResponse(lines, content_type=AUDIT_EXPORT_FORMATS[fmt])
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="audit-log-{stamp}.{fmt}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @never_cache

@@ -268,8 +268,14 @@ def bench_compliance(as_of: datetime.date, runs: int, log) -> tuple[Result, dict
 
 
 def _page_client(user) -> Client:
+    from identity.twofactor import SESSION_PENDING_KEY
+
     client = Client(HTTP_HOST="testserver")
     client.force_login(user)
+    # The pages are measured, not the sign-in: past the two-factor step an administrator is asked for.
+    session = client.session
+    session.pop(SESSION_PENDING_KEY, None)
+    session.save()
     return client
 
 

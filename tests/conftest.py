@@ -6,6 +6,7 @@ is skipped. ``bash scripts/test.sh`` starts both servers.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -108,3 +109,25 @@ def celery_worker_factory(
 def celery_worker(celery_worker_factory) -> CeleryWorker:
     """One real Celery worker (``--pool=solo``), ready; see ``celery_worker_factory``."""
     return celery_worker_factory()
+
+
+# Administrators need two-factor sign-in (settings.TWO_FACTOR_REQUIRED_FOR_ADMINS, identity/twofactor.py).
+# The tests of everything else sign administrators in with a password alone; the tests of two-factor
+# sign-in (tests/identity, tests/browser/test_two_factor.py) switch it back on. Servers that tests start
+# as subprocesses (gunicorn in the load test) read the variable.
+os.environ.setdefault("TWO_FACTOR_REQUIRED_FOR_ADMINS", "false")
+
+
+@pytest.fixture(autouse=True)
+def _two_factor_for_admins_off(settings):
+    settings.TWO_FACTOR_REQUIRED_FOR_ADMINS = False
+
+
+@pytest.fixture(scope="module")
+def idp():
+    """A real OpenID Connect provider (authlib) on loopback for the single sign-on tests, one per module."""
+    from tests.support.oidc_provider import OidcTestProvider
+
+    provider = OidcTestProvider().start()
+    yield provider
+    provider.stop()

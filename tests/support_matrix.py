@@ -171,6 +171,16 @@ def expected_admin_only(role: str, scope: str = OWN_FACILITY, success: int = 200
     return 404 if scope == OTHER_ORG else success
 
 
+def expected_audit(role: str, scope: str = OWN_FACILITY, success: int = 200) -> int:
+    """The audit log: administrators, compliance officers (limited ones see their facilities' records)
+    and auditors; not viewers (Action.AUDIT)."""
+    if role == "anonymous":
+        return 302
+    if role not in ("admin", "officer", "limited_officer", "auditor"):
+        return 403
+    return success
+
+
 def login_as(client, world: MatrixWorld, role: str):
     client.logout()
     user = world.users[role]

@@ -34,6 +34,7 @@ APPS = (
     "reports",
     "api",
     "calendars",
+    "identity",
 )
 
 #: Routed views without ``action_required``, and why.
@@ -52,6 +53,14 @@ UNGATED_VIEWS = {
     "api:schema": "the OpenAPI schema, no data; api.permissions.GatePermission (a member's token or session)",
     "api:docs": "the Swagger UI page, no data; sign-in required and api.permissions.GatePermission",
     "calendars:feed": "calendar clients: the secret URL is the credential; its owner's restrict() decides",
+    "identity:sso_by_email": "single sign-on, signed out: the provider of an e-mail domain, no data",
+    "identity:sso_start": "single sign-on, signed out: a redirect to the organization's provider",
+    "identity:sso_callback": "single sign-on, signed out: the provider's answer, then the usual gate",
+    "identity:two_factor": "the signed-in user's own second factor, between password and code",
+    "identity:two_factor_verify": "the signed-in user's own second factor, between password and code",
+    "identity:two_factor_enrol": "the signed-in user's own authenticator app",
+    "identity:recovery_codes_new": "the signed-in user's own recovery codes",
+    "identity:security": "the signed-in user's own sign-in security",
 }
 
 #: (module, function) -> why its queries need no ``restrict``.
@@ -61,8 +70,9 @@ UNRESTRICTED_QUERIES = {
     ("organizations/selectors.py", "members_of"): "administrators' member list, by the caller's organization",
     ("organizations/selectors.py", "active_admin_count"): "a count, no rows shown",
     ("organizations/selectors.py", "history_model"): "a model class, no rows",
-    ("organizations/selectors.py", "_history_rows"): "activity log of administrators, by organization",
-    ("organizations/selectors.py", "_access_rows"): "activity log of administrators, by organization",
+    ("organizations/selectors.py", "_history_rows"): "audit log by organization; restrict(user, AUDIT) if limited",
+    ("organizations/selectors.py", "_access_rows"): "audit log by organization; filters.logged restricts (AUDIT)",
+    ("organizations/selectors.py", "_sign_in_rows"): "audit log by organization; filters.logged restricts (AUDIT)",
     ("organizations/selectors.py", "activity_page_details"): "details of rows already selected by organization",
     ("organizations/selectors.py", "_changed_fields"): "previous versions of history rows already selected",
     ("organizations/forms.py", "__init__"): "administrators' forms, choices of their own organization",
@@ -86,6 +96,14 @@ UNRESTRICTED_QUERIES = {
     ("reports/selectors.py", "_changes"): "history of the scope's records; names through GatedNames",
     ("api/views.py", "base_queryset"): "what to select; api.base.RestrictedViewSet.get_queryset restricts it",
     ("calendars/views.py", "calendar_feed"): "the feed named by its secret; events through its owner's gate",
+    ("identity/views.py", "_provider"): "single sign-on: the provider this browser's session started with",
+    ("identity/views.py", "member_two_factor_reset"): "memberships of the administrator's organization",
+    ("identity/selectors.py", "provider_for_email"): "signed out: the provider of an e-mail domain, no rows shown",
+    ("identity/selectors.py", "sign_in_buttons"): "signed out: the buttons administrators chose to show",
+    ("identity/selectors.py", "sign_in_policy"): "the two-factor rule of the caller's organization",
+    ("identity/selectors.py", "unconfirmed_totp_device"): "the signed-in user's own device",
+    ("identity/selectors.py", "recovery_codes_left"): "the signed-in user's own count",
+    ("identity/selectors.py", "users_with_two_factor"): "ids of the administrator's member list, no rows shown",
 }
 
 #: Selectors that take neither the user nor a queryset, and why.
@@ -100,12 +118,16 @@ SELECTORS_WITHOUT_USER = {
     "organizations/selectors.py:active_admin_count": "a count",
     "organizations/selectors.py:activity_sources": "model classes",
     "organizations/selectors.py:activity_source_choices": "labels",
-    "organizations/selectors.py:activity_log": "administrators' activity log, by the caller's organization",
     "organizations/selectors.py:activity_page_details": "details of rows already selected by organization",
     "reports/selectors.py:report_data": "takes the requesting user (None: a system report of the organization)",
     "vendors/selectors.py:vendors_with_status": "takes the user",
     "vendors/selectors.py:change_history": "takes the HistorySources its callers restricted",
     "vendors/selectors.py:inventory_rows": "takes the vendors its caller selected",
+    "identity/selectors.py:provider_for_email": "signed out: the provider of an e-mail domain",
+    "identity/selectors.py:sign_in_buttons": "signed out: the buttons administrators chose to show",
+    "identity/selectors.py:sign_in_policy": "the two-factor rule of the caller's organization",
+    "identity/selectors.py:base32_secret": "a device's key as text",
+    "identity/selectors.py:users_with_two_factor": "ids of the administrator's member list",
 }
 
 GATE_HELPERS = {"get_restricted_object_or_404", "restricted_queryset", "names_through_gate", "GatedNames"}

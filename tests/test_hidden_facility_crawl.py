@@ -65,6 +65,12 @@ NOT_CRAWLED = {
     # POST-only decisions on a document's provision review and key terms (documents app).
     "documents:provision_decide",
     "documents:key_term_decide",
+    "identity:sso_by_email",
+    "identity:sso_start",
+    "identity:sso_callback",
+    "identity:two_factor",
+    "identity:two_factor_verify",
+    "identity:recovery_codes_new",
 }
 API_LISTS = (
     "facilities",
@@ -83,7 +89,8 @@ ADMIN_ONLY = {
     "organizations:member_create",
     "organizations:member_update",
     "organizations:member_set_active",
-    "organizations:activity",
+    "identity:sign_in_settings",
+    "identity:member_two_factor_reset",
 }
 MAX_VARIANTS_PER_PATH = 4
 

@@ -16,6 +16,7 @@ from tests.support_matrix import (
     assert_list_matrix,
     assert_matrix,
     expected_admin_only,
+    expected_audit,
     expected_read,
     expected_write,
     matrix_world,  # noqa: F401 - the fixture
@@ -85,7 +86,9 @@ def test_it_guards_the_acknowledgement_of_a_finding(client, world):
     assert not Finding.objects.filter(organization=world.other_org).exclude(acknowledged_by=None).exists()
 
 
-@pytest.mark.parametrize("url_name", ["organizations:members", "organizations:activity", "organizations:member_create"])
+@pytest.mark.parametrize(
+    "url_name", ["organizations:members", "identity:sign_in_settings", "organizations:member_create"]
+)
 def test_it_keeps_the_administration_pages_for_admins(client, world, url_name):
     assert_matrix(
         client,
@@ -94,6 +97,16 @@ def test_it_keeps_the_administration_pages_for_admins(client, world, url_name):
         expected=expected_admin_only,
         scopes=(OWN_FACILITY,),
     )
+
+
+@pytest.mark.parametrize("fmt", ["page", "csv", "jsonl"])
+def test_it_opens_the_audit_log_to_officers_and_auditors(client, world, fmt):
+    def url(scope):
+        return (
+            reverse("organizations:activity") if fmt == "page" else reverse("organizations:activity_export", args=[fmt])
+        )
+
+    assert_matrix(client, world, url=url, expected=expected_audit, scopes=(OWN_FACILITY,))
 
 
 def test_it_finds_no_member_of_another_organization(client, world):

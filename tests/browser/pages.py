@@ -41,4 +41,7 @@ def main_pages(organization) -> dict[str, str]:
         "activity": reverse("organizations:activity"),
         "api tokens": reverse("api:tokens"),
         "calendar": reverse("calendars:page"),
+        "sign_in_settings": reverse("identity:sign_in_settings"),
+        "sign_in_security": reverse("identity:security"),
+        "two_factor_enrol": reverse("identity:two_factor_enrol"),
     }
