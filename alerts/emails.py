@@ -21,7 +21,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
-from alerts.models import Alert, AlertKind, Digest
+from alerts.models import LEAD_TIME_KINDS, Alert, AlertKind, Digest
 from compliance import kinds
 from compliance.models import SEVERITY_RANK, Severity
 
@@ -178,7 +178,7 @@ def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[
     link = finding.subcontractor_link if finding.subcontractor_link_id else None
     due_on = finding.due_on
     days_left = (due_on - as_of).days if due_on else None
-    is_reminder = alert.kind != AlertKind.EXPIRY_REMINDER and alert.threshold > 0
+    is_reminder = alert.kind not in LEAD_TIME_KINDS and alert.threshold > 0
     facts = kinds.AlertFacts(
         finding_kind=finding.kind,
         vendor=vendor,
@@ -191,6 +191,7 @@ def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[
         subcontractor=link.subcontractor.legal_name if link else "",
         threshold_label=alert.threshold_label,
         is_reminder=is_reminder,
+        explanation=finding.explanation,
         covered_facilities=lambda: covered_facility_names(agreement, visible_facilities) if agreement else "",
     )
     wording = spec.alert_wording(facts)
@@ -227,6 +228,7 @@ KIND_PHRASE = {
     AlertKind.MISSING_BAA: "missing or lapsed BAAs",
     AlertKind.CHECKLIST_REVIEW: "teleradiology checklist reviews due",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractors without a downstream BAA",
+    AlertKind.READER_CREDENTIAL: "radiologists' licenses, boards and privileges expiring",
 }
 
 

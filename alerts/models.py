@@ -25,11 +25,17 @@ class AlertKind(models.TextChoices):
     MISSING_BAA = "missing_baa", "Missing or lapsed BAA"
     CHECKLIST_REVIEW = "checklist_review", "Teleradiology checklist review due"
     SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor without a downstream BAA"
+    READER_CREDENTIAL = "reader_credential", "Radiologist license, board or privileges expiring"
 
 
 #: finding kind -> the kind of alert it sends, as each finding kind declares (compliance/kinds.py).
 #: Findings of other kinds appear on the pages and in the reports but send no email.
 ALERT_KIND_OF_FINDING: Mapping[str, str] = kinds.ALERT_KIND_OF_FINDING
+
+
+#: Alert kinds reminded on the calendar of their finding's date (settings.ALERT_LEAD_DAYS: 90, 60, 30,
+#: 14, 7 and 1 days before); the others by reminder number.
+LEAD_TIME_KINDS = (AlertKind.EXPIRY_REMINDER, AlertKind.READER_CREDENTIAL)
 
 
 def alert_finding_kinds(alert_kind: str) -> tuple[str, ...]:
@@ -43,6 +49,7 @@ PREFERENCE_FIELD: dict[str, str] = {
     AlertKind.MISSING_BAA: "missing_baa",
     AlertKind.CHECKLIST_REVIEW: "checklist_reviews",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractor_gaps",
+    AlertKind.READER_CREDENTIAL: "reader_credentials",
 }
 
 
@@ -220,7 +227,7 @@ class Alert(SendState):
 
     @property
     def threshold_label(self) -> str:
-        if self.kind == AlertKind.EXPIRY_REMINDER:
+        if self.kind in LEAD_TIME_KINDS:
             return f"{self.threshold} day{'s' if self.threshold != 1 else ''} before"
         if self.threshold == 0:
             return "first alert"
@@ -236,6 +243,7 @@ class AlertPreference(models.Model):
     missing_baa = models.BooleanField("missing or lapsed BAAs", default=True)
     checklist_reviews = models.BooleanField("teleradiology checklist reviews due", default=True)
     subcontractor_gaps = models.BooleanField("subcontractors without a downstream BAA", default=True)
+    reader_credentials = models.BooleanField("radiologists' licenses, boards and privileges expiring", default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

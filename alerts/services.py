@@ -60,6 +60,7 @@ from django.utils import timezone
 from alerts import emails
 from alerts.models import (
     ALERT_KIND_OF_FINDING,
+    LEAD_TIME_KINDS,
     PREFERENCE_FIELD,
     Alert,
     AlertKind,
@@ -276,7 +277,7 @@ def alerts_plan(
     due: list[tuple[dict, str, int]] = []
     for row in rows:
         kind = ALERT_KIND_OF_FINDING[row["kind"]]
-        if kind == AlertKind.EXPIRY_REMINDER:
+        if kind in LEAD_TIME_KINDS:
             if first_alerts_only or row["due_on"] is None:
                 continue
             threshold = expiry_threshold((row["due_on"] - as_of).days, lead_days)
@@ -1063,6 +1064,7 @@ def alert_preference_update(
     missing_baa: bool,
     checklist_reviews: bool,
     subcontractor_gaps: bool,
+    reader_credentials: bool = True,
 ) -> AlertPreference:
     preference = alert_preference_for(user)
     preference.delivery = delivery
@@ -1070,6 +1072,7 @@ def alert_preference_update(
     preference.missing_baa = missing_baa
     preference.checklist_reviews = checklist_reviews
     preference.subcontractor_gaps = subcontractor_gaps
+    preference.reader_credentials = reader_credentials
     preference.full_clean()
     preference.save()
     return preference
@@ -1090,6 +1093,7 @@ def alert_preference_unsubscribe(*, user_id: int) -> AlertPreference | None:
         missing_baa=False,
         checklist_reviews=False,
         subcontractor_gaps=False,
+        reader_credentials=False,
     )
 
 

@@ -34,7 +34,7 @@ from api import serializers as s
 from api.base import RestrictedViewSet
 from checklists.forms import ChecklistItemForm
 from checklists.models import ChecklistItem
-from checklists.services import checklist_item_update
+from checklists.services import COMPUTED_REFUSALS, checklist_item_update
 from compliance.forms import FindingAcknowledgeForm
 from compliance.models import Finding, FindingKind, Severity
 from compliance.rules import agreements_in_force
@@ -419,7 +419,8 @@ class ChecklistItemFilter(django_filters.FilterSet):
 
 
 class ChecklistItemViewSet(FormUpdate, ListRetrieve):
-    """The teleradiology checklist items. Item 1 is computed from the agreements and cannot be written."""
+    """The teleradiology checklist items. Items 1-3 are computed (from the agreements, the readers' licenses
+    and their privileges) and cannot be written."""
 
     filterset_class = ChecklistItemFilter
     form_fields = ("status", "not_applicable_reason", "evidence_note", "verified_by", "verified_on", "next_review_on")
@@ -435,9 +436,7 @@ class ChecklistItemViewSet(FormUpdate, ListRetrieve):
     def current_values(self, instance):
         values = super().current_values(instance)
         if instance.is_computed:
-            raise serializers.ValidationError(
-                {"detail": "Item 1 is computed from the agreements: record or execute the BAA instead."}
-            )
+            raise serializers.ValidationError({"detail": COMPUTED_REFUSALS[instance.number]})
         return values
 
     def form_for(self, request, instance, data):

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "vendors",
     "agreements",
     "checklists",
+    "readers",
     "compliance",
     "alerts",
     "reports",
@@ -305,6 +306,8 @@ CHECKLIST_VENDOR_CATEGORIES: tuple[str, ...] = ("teleradiology",)
 EXPIRY_HORIZON_DAYS = env_int("EXPIRY_HORIZON_DAYS", 90, minimum=1, maximum=3650)
 ALERT_LEAD_DAYS = sorted(set(env_int_list("ALERT_LEAD_DAYS", [90, 60, 30, 14, 7, 1])), reverse=True)
 MISSING_BAA_REMINDER_DAYS = env_int("MISSING_BAA_REMINDER_DAYS", 7, minimum=1)
+# Teleradiology readers: a state license not re-verified at the source for this long is a finding.
+READER_LICENSE_REVERIFY_DAYS = env_int("READER_LICENSE_REVERIFY_DAYS", 365, minimum=1, maximum=3650)
 
 # Celery. The embedded default is kombu's filesystem transport under var/, so the same worker and
 # beat code runs with no broker server; production sets CELERY_BROKER_URL=redis://...

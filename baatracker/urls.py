@@ -13,6 +13,7 @@ urlpatterns = [
     path("vendors/", include("vendors.urls")),
     path("agreements/", include("agreements.urls")),
     path("checklists/", include("checklists.urls")),
+    path("readers/", include("readers.urls")),
     path("alerts/", include("alerts.urls")),
     path("reports/", include("reports.urls")),
     # Single sign-on, two-factor sign-in, sign-in settings (identity app).

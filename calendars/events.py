@@ -3,9 +3,12 @@
 The dates are the ones the rest of the product derives, never computed again here: the expiry (or,
 for an auto-renewing BAA, the renewal date of ``agreements.services.renewal_date``), the non-renewal
 notice deadline of ``agreements.services.renewal_notice_deadline`` (the one rule 3 uses), and the
-checklist items' next review date. Which agreements count is the rules' ``agreements_in_force``.
+checklist items' next review date, and the expiries of the reading radiologists' state licenses and
+facility privileges. Which agreements count is the rules' ``agreements_in_force``; which licenses and
+privileges are still due is the rules' ``license_renewed`` and ``privilege_reappointed`` (as rules
+R2a and R2c).
 
-Extension point: a new kind of dated event (e.g. the radiologists' state license expiries) is one
+Extension point: a new kind of dated event is one
 function registered with ``@event_source("key", "label")`` that yields ``CalendarEvent`` for the
 user's scope (through ``restrict(user, Action.VIEW)``); the feed and the page pick it up.
 """
@@ -22,8 +25,10 @@ from django.urls import reverse
 from agreements.models import BusinessAssociateAgreement
 from agreements.services import renewal_date, renewal_notice_deadline
 from checklists.models import ChecklistItem
-from compliance.rules import agreements_in_force
+from compliance.rules import agreements_in_force, license_renewed, on_roster_q, privilege_reappointed
+from facilities.models import USState
 from organizations.querysets import Action
+from readers.models import PRACTISING_STATUSES, Privilege, StateLicense
 
 #: The feed covers this window around today: recent past (so that a missed deadline still shows) and
 #: the next years (BAAs run for one to five years).
@@ -141,6 +146,60 @@ def checklist_reviews_source(user, as_of: datetime.date) -> Iterator[CalendarEve
             path=reverse("checklists:detail", args=[engagement.pk]),
             category="Checklist review",
             remind_days_before=7,
+        )
+
+
+@event_source("reader_licenses", "radiologists' state license expiries")
+def reader_licenses_source(user, as_of: datetime.date) -> Iterator[CalendarEvent]:
+    """Practising licenses of radiologists on the roster, unless a renewal is recorded: a radiologist
+    must be licensed where the patient is (42 CFR 482.22(a)(3)(iv))."""
+    licenses = (
+        StateLicense.objects.restrict(user, Action.VIEW)
+        .filter(status__in=PRACTISING_STATUSES, expires_on__gte=as_of - PAST, expires_on__lte=as_of + AHEAD)
+        .filter(on_roster_q(as_of, "radiologist__"))
+        .filter(~license_renewed())
+        .select_related("radiologist__vendor")
+        .order_by("expires_on", "pk")
+    )
+    for license_ in licenses:
+        person, state = license_.radiologist, USState(license_.state).label
+        yield CalendarEvent(
+            key=f"reader-license-{license_.pk}-{license_.expires_on:%Y%m%d}",
+            on=license_.expires_on,
+            summary=f"State license expires: {person.name}, {state} ({person.vendor.legal_name})",
+            description=f"The {state} license {license_.number} of {person.name} ({person.vendor.legal_name}) "
+            f"expires. Without a renewal the radiologist may not read for {state} facilities "
+            "(42 CFR 482.22(a)(3)(iv)).",
+            path=reverse("readers:radiologist_detail", args=[person.pk]),
+            category="Radiologist license expiry",
+            remind_days_before=30,
+        )
+
+
+@event_source("reader_privileges", "radiologists' privileges ending at the facilities")
+def reader_privileges_source(user, as_of: datetime.date) -> Iterator[CalendarEvent]:
+    """Privileges of radiologists on the roster that end without a recorded reappointment: reading
+    for the facility needs current privileges there (42 CFR 482.22(a)(1)-(2))."""
+    privileges = (
+        Privilege.objects.restrict(user, Action.VIEW)
+        .filter(expires_on__gte=as_of - PAST, expires_on__lte=as_of + AHEAD)
+        .filter(on_roster_q(as_of, "radiologist__"))
+        .filter(~privilege_reappointed())
+        .select_related("radiologist__vendor", "facility")
+        .order_by("expires_on", "pk")
+    )
+    for privilege in privileges:
+        person = privilege.radiologist
+        yield CalendarEvent(
+            key=f"reader-privilege-{privilege.pk}-{privilege.expires_on:%Y%m%d}",
+            on=privilege.expires_on,
+            summary=f"Privileges end: {person.name} at {privilege.facility.name} ({person.vendor.legal_name})",
+            description=f"The privileges of {person.name} at {privilege.facility.name} "
+            f"({privilege.get_basis_display().lower()}) end. Record the reappointment before this day, or the "
+            "radiologist may no longer read there.",
+            path=reverse("readers:radiologist_detail", args=[person.pk]),
+            category="Radiologist privileges",
+            remind_days_before=30,
         )
 
 

@@ -1,6 +1,7 @@
 """Admin for the teleradiology checklists. Checklists are created with their engagement
 (vendors.services.engagement_save); items are recorded through checklists.services.checklist_item_update,
-which refuses item 1 (computed from the agreements) and a complete item without its verifier."""
+which refuses items 1 to 3 (computed from the agreements and the readers' records) and a complete item
+without its verifier or its next review date."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
 from checklists.models import (
-    COMPUTED_ITEM_NUMBER,
+    COMPUTED_ITEM_NUMBERS,
     DONE_STATUSES,
     TELERADIOLOGY_ITEMS,
     ChecklistItem,
     ItemStatus,
     TeleradiologyChecklist,
 )
-from checklists.services import checklist_item_update
+from checklists.services import COMPUTED_REFUSALS, checklist_item_update
 from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin
 
@@ -41,11 +42,13 @@ class ChecklistItemForm(forms.ModelForm):
         cleaned = super().clean()
         # The refusals of checklist_item_update, as form errors instead of a failed save.
         if self.instance.pk and self.instance.is_computed and self.has_changed():
-            raise ValidationError("Item 1 is computed from the agreements: record the BAA instead.")
+            raise ValidationError(COMPUTED_REFUSALS[self.instance.number])
         if cleaned.get("status") == ItemStatus.COMPLETE and not (
             cleaned.get("verified_by") and cleaned.get("verified_on")
         ):
             raise ValidationError("A complete item needs who verified it and when.")
+        if cleaned.get("status") == ItemStatus.COMPLETE and not cleaned.get("next_review_on"):
+            raise ValidationError("A complete item needs the date of its next review.")
         return cleaned
 
 
@@ -89,16 +92,16 @@ class TeleradiologyChecklistAdmin(HistoryAdmin):
     inlines = [ChecklistItemInline]
 
     def get_queryset(self, request):
-        done = Count("items", filter=Q(items__status__in=DONE_STATUSES) & ~Q(items__number=COMPUTED_ITEM_NUMBER))
+        done = Count("items", filter=Q(items__status__in=DONE_STATUSES) & ~Q(items__number__in=COMPUTED_ITEM_NUMBERS))
         return super().get_queryset(request).annotate(items_done=done)
 
     @admin.display(description="facility", ordering="engagement__facility__name")
     def facility(self, obj):
         return obj.engagement.facility.name
 
-    @admin.display(description="items 2-7 done", ordering="items_done")
+    @admin.display(description="items 4-7 done", ordering="items_done")
     def items_done(self, obj):
-        return f"{obj.items_done} of {len(TELERADIOLOGY_ITEMS) - 1}"
+        return f"{obj.items_done} of {len(TELERADIOLOGY_ITEMS) - len(COMPUTED_ITEM_NUMBERS)}"
 
     def has_add_permission(self, request):
         return False  # created with its teleradiology engagement (vendors.services.engagement_save)

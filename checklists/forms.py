@@ -1,4 +1,4 @@
-"""The form of one item of the teleradiology checklist. Item 1 is computed and has no form."""
+"""The form of one item of the teleradiology checklist. Items 1 to 3 are computed and have no form."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class ChecklistItemForm(forms.ModelForm):
         help_texts = {
             "evidence_note": "What was checked and where the proof is, e.g. 'State license list received from the "
             "group, all readers licensed in TX'.",
-            "next_review_on": "When to check again (licenses and credentials lapse). An alert is sent when it is due.",
+            "next_review_on": "When to check again (required for a complete item). An alert is sent when it is due.",
         }
         widgets = {
             # Not clearable: evidence is replaced by a new upload, never detached (164.316(b)(2)).
@@ -86,6 +86,8 @@ class ChecklistItemForm(forms.ModelForm):
                 self.add_error("verified_by", "A complete item needs who verified it.")
             if cleaned.get("verified_on") is None and "verified_on" not in self.errors:
                 self.add_error("verified_on", "A complete item needs the date it was verified.")
+            if cleaned.get("next_review_on") is None and "next_review_on" not in self.errors:
+                self.add_error("next_review_on", "A complete item needs the date of its next review.")
         verified_on, next_review_on = cleaned.get("verified_on"), cleaned.get("next_review_on")
         if verified_on and next_review_on and next_review_on <= verified_on:
             self.add_error(

@@ -26,6 +26,11 @@ def checklist_applies(category: str) -> bool:
 
 #: Item 1 is computed from the data (BAA execution date vs. first PHI access), never ticked by hand.
 COMPUTED_ITEM_NUMBER = 1
+#: Items 2 (licensure where the patient is) and 3 (credentialing and privileging) are computed from the
+#: readers' records (readers app; compliance.rules.with_reader_items_computed).
+READER_ITEM_NUMBERS = (2, 3)
+#: Every computed item; the others are verified by hand, with evidence and a next review date.
+COMPUTED_ITEM_NUMBERS = (COMPUTED_ITEM_NUMBER, *READER_ITEM_NUMBERS)
 
 
 class ItemStatus(models.TextChoices):
@@ -33,7 +38,7 @@ class ItemStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETE = "complete", "Complete"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
-    COMPUTED = "computed", "Computed from the agreements"
+    COMPUTED = "computed", "Computed from the records"
 
 
 #: Statuses that count as done for the checklist-incomplete rule.
@@ -95,10 +100,17 @@ class ChecklistItem(models.Model):
                 condition=Q(number__gte=1, number__lte=len(TELERADIOLOGY_ITEMS)), name="checklist_item_number_in_range"
             ),
             models.CheckConstraint(
-                condition=(Q(number=COMPUTED_ITEM_NUMBER) & Q(status=ItemStatus.COMPUTED))
-                | (~Q(number=COMPUTED_ITEM_NUMBER) & ~Q(status=ItemStatus.COMPUTED)),
-                name="checklist_item_one_is_computed",
-                violation_error_message="Item 1 is computed from the agreements; the others are set by hand.",
+                condition=(Q(number__in=COMPUTED_ITEM_NUMBERS) & Q(status=ItemStatus.COMPUTED))
+                | (~Q(number__in=COMPUTED_ITEM_NUMBERS) & ~Q(status=ItemStatus.COMPUTED)),
+                name="checklist_items_computed",
+                violation_error_message="Items 1 to 3 are computed from the records; the others are set by hand.",
+            ),
+            # A verification without a next review date is never overdue, however old: licenses,
+            # credentials and safeguards change (45 CFR 164.308(a)(8), periodic evaluation).
+            models.CheckConstraint(
+                condition=~Q(status=ItemStatus.COMPLETE) | Q(next_review_on__isnull=False),
+                name="checklist_item_complete_has_next_review",
+                violation_error_message="A complete item needs the date of its next review.",
             ),
             models.CheckConstraint(
                 condition=~Q(status=ItemStatus.NOT_APPLICABLE) | ~Q(not_applicable_reason=""),
@@ -116,4 +128,4 @@ class ChecklistItem(models.Model):
 
     @property
     def is_computed(self) -> bool:
-        return self.number == COMPUTED_ITEM_NUMBER
+        return self.number in COMPUTED_ITEM_NUMBERS

@@ -9,8 +9,17 @@ from django.db.models import QuerySet, Subquery
 
 from agreements.models import BusinessAssociateAgreement
 from checklists.models import ChecklistItem, TeleradiologyChecklist
-from compliance.rules import agreements_in_force, agreements_signed, covering, with_item_one_computed
+from compliance.rules import (
+    agreements_in_force,
+    agreements_signed,
+    assignments_active_on,
+    covering,
+    with_item_one_computed,
+    with_reader_items_computed,
+    with_reader_standing,
+)
 from organizations.querysets import Action
+from readers.models import ReadingAssignment
 from vendors.models import Engagement
 
 
@@ -25,11 +34,13 @@ class ItemOne:
 
 def engagement_with_item_one(user, pk: int, as_of: datetime.date) -> QuerySet[Engagement]:
     """The engagement (visible to ``user``), annotated with ``baa_before_phi`` (item 1, the rules'
-    ``with_item_one_computed``) and the covering agreement to link to: the one in force, or else the
-    first one signed."""
+    ``with_item_one_computed``), ``readers_licensed`` and ``readers_privileged`` (items 2 and 3, the
+    rules' ``with_reader_items_computed``) and the covering agreement to link to: the one in force,
+    or else the first one signed."""
     in_force = covering(agreements_in_force(as_of)).order_by("executed_on", "pk")
     signed = covering(agreements_signed()).order_by("executed_on", "pk")
-    return with_item_one_computed(Engagement.objects.restrict(user, Action.VIEW).filter(pk=pk), as_of).annotate(
+    engagements = with_item_one_computed(Engagement.objects.restrict(user, Action.VIEW).filter(pk=pk), as_of)
+    return with_reader_items_computed(engagements, as_of).annotate(
         item_one_agreement_id=Subquery(in_force.values("pk")[:1]),
         first_signed_agreement_id=Subquery(signed.values("pk")[:1]),
     )
@@ -58,6 +69,31 @@ def checklist_items(user, checklist: TeleradiologyChecklist) -> QuerySet[Checkli
 
 def checklist_of(engagement: Engagement) -> TeleradiologyChecklist | None:
     return TeleradiologyChecklist.objects.filter(engagement=engagement).first()
+
+
+@dataclass
+class ReaderItems:
+    """Items 2 and 3, computed from the readers' records (compliance.rules.with_reader_items_computed),
+    with the radiologists reading for the engagement on the day and where each one stands."""
+
+    licensed: bool
+    privileged: bool
+    readers: list[ReadingAssignment]
+
+
+def reader_items(user, engagement: Engagement, as_of: datetime.date) -> ReaderItems:
+    assignments = (
+        assignments_active_on(as_of)
+        .filter(engagement=engagement)
+        .filter(pk__in=ReadingAssignment.objects.restrict(user, Action.VIEW).values("pk"))
+        .select_related("radiologist")
+        .order_by("radiologist__last_name", "radiologist__first_name", "pk")
+    )
+    return ReaderItems(
+        licensed=bool(engagement.readers_licensed),
+        privileged=bool(engagement.readers_privileged),
+        readers=list(with_reader_standing(assignments, as_of)),
+    )
 
 
 @dataclass(frozen=True)

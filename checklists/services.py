@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from checklists.models import (
-    COMPUTED_ITEM_NUMBER,
+    COMPUTED_ITEM_NUMBERS,
     TELERADIOLOGY_ITEMS,
     ChecklistItem,
     ItemStatus,
@@ -17,14 +17,22 @@ from checklists.models import (
 )
 from vendors.models import Engagement
 
+#: Why a computed item cannot be set by hand, and what to record instead.
+COMPUTED_REFUSALS: dict[int, str] = {
+    1: "Item 1 is computed from the agreements: record the BAA instead.",
+    2: "Item 2 is computed from the readers' state licenses: record the radiologists and their licenses instead.",
+    3: "Item 3 is computed from the readers' privileges: record the privileges (and any proxy agreement) instead.",
+}
+
 
 def checklist_items_for(checklist: TeleradiologyChecklist, *, skip: Collection[int] = ()) -> list[ChecklistItem]:
-    """The checklist's items, unsaved, but for the numbers in ``skip``: item 1 computed, the others not started."""
+    """The checklist's items, unsaved, but for the numbers in ``skip``: items 1-3 computed, the others not
+    started."""
     return [
         ChecklistItem(
             checklist=checklist,
             number=number,
-            status=ItemStatus.COMPUTED if number == COMPUTED_ITEM_NUMBER else ItemStatus.NOT_STARTED,
+            status=ItemStatus.COMPUTED if number in COMPUTED_ITEM_NUMBERS else ItemStatus.NOT_STARTED,
         )
         for number in range(1, len(TELERADIOLOGY_ITEMS) + 1)
         if number not in skip
@@ -51,13 +59,18 @@ def checklist_item_update(
     next_review_on: datetime.date | None = None,
     evidence_file=None,
 ) -> ChecklistItem:
-    """Record the verification of one item. Item 1 is computed from the agreements and refused here."""
+    """Record the verification of one item. Items 1 to 3 are computed (from the agreements, and from the
+    readers' licenses and privileges) and refused here. A complete item needs who verified it, when,
+    and when to review it next: a verification with no review date would never go stale
+    (45 CFR 164.308(a)(8), periodic evaluation)."""
     if item.is_computed:
-        raise ValidationError("Item 1 is computed from the agreements: record the BAA instead.")
+        raise ValidationError(COMPUTED_REFUSALS[item.number])
     if status == ItemStatus.COMPUTED:
-        raise ValidationError({"status": "Only item 1 is computed."})
+        raise ValidationError({"status": "Only items 1 to 3 are computed."})
     if status == ItemStatus.COMPLETE and (verified_by is None or verified_on is None):
         raise ValidationError("A complete item needs who verified it and when.")
+    if status == ItemStatus.COMPLETE and next_review_on is None:
+        raise ValidationError({"next_review_on": "A complete item needs the date of its next review."})
     item.status = status
     item.evidence_note = evidence_note
     item.not_applicable_reason = not_applicable_reason

@@ -1,5 +1,6 @@
 """The teleradiology checklist of an engagement: the 7 items in order, item 1 computed from the
-agreements (compliance.rules.with_item_one_computed), the others verified with evidence."""
+agreements (compliance.rules.with_item_one_computed), items 2 and 3 from the readers' licenses and
+privileges (compliance.rules.with_reader_items_computed), the others verified with evidence."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from baatracker.forms import add_service_errors
 from checklists import selectors
 from checklists.forms import ChecklistItemForm
-from checklists.models import TELERADIOLOGY_ITEMS, ChecklistItem, ItemStatus, checklist_applies
-from checklists.services import checklist_ensure, checklist_item_update
+from checklists.models import (
+    COMPUTED_ITEM_NUMBERS,
+    TELERADIOLOGY_ITEMS,
+    ChecklistItem,
+    ItemStatus,
+    checklist_applies,
+)
+from checklists.services import COMPUTED_REFUSALS, checklist_ensure, checklist_item_update
 from compliance.services import schedule_compliance_run
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.models import AccessAction
@@ -48,6 +55,7 @@ def checklist_detail(request, engagement_pk: int):
         raise Http404("Only teleradiology engagements have this checklist.")
     items = list(selectors.checklist_items(request.user, checklist)) if checklist else []
     done = sum(1 for item in items if item.status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE))
+    reader_items = selectors.reader_items(request.user, engagement, today)
     return render(
         request,
         "checklists/detail.html",
@@ -57,7 +65,8 @@ def checklist_detail(request, engagement_pk: int):
             "items": items,
             "item_one": selectors.item_one(request.user, engagement),
             "manual_done": done,
-            "manual_total": len(TELERADIOLOGY_ITEMS) - 1,
+            "reader_items": reader_items,
+            "manual_total": len(TELERADIOLOGY_ITEMS) - len(COMPUTED_ITEM_NUMBERS),
             "today": today,
             "can_change": can(request, Action.CHANGE),
         },
@@ -77,7 +86,7 @@ def checklist_item_update_view(request, pk: int):
     )
     engagement = item.checklist.engagement
     if item.is_computed:
-        messages.info(request, "Item 1 is computed from the agreements: record or execute the BAA instead.")
+        messages.info(request, COMPUTED_REFUSALS[item.number])
         return redirect("checklists:detail", engagement_pk=engagement.pk)
     initial = {}
     if not item.verified_by_id:

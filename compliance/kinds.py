@@ -36,6 +36,7 @@ class FixPage(models.TextChoices):
     AGREEMENT = "agreement", "The agreement"
     CHECKLIST = "checklist", "The engagement's teleradiology checklist"
     VENDOR = "vendor", "The vendor"
+    RADIOLOGIST = "radiologist", "The radiologist's page (licenses, assignments, privileges)"
 
 
 class Subject(models.TextChoices):
@@ -45,6 +46,9 @@ class Subject(models.TextChoices):
     ENGAGEMENT = "engagement", "The engagement's facility"
     AGREEMENT = "agreement", "The facilities the agreement covers (every facility if organization-wide)"
     SUBCONTRACTOR_LINK = "subcontractor_link", "The facilities the vendor serves"
+    #: A teleradiology reader's finding: its facility where it has one (an assignment, privileges),
+    #: else (a license, a board certification) the facilities the radiologist's vendor serves.
+    RADIOLOGIST = "radiologist", "The finding's facility, or the facilities the radiologist's vendor serves"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class AlertFacts:
     subcontractor: str
     threshold_label: str
     is_reminder: bool
+    #: The rule's explanation of the finding (names and dates, as the finding's page shows it).
+    explanation: str = ""
     #: Names of the facilities the agreement covers ("" without agreement); a callable so that it
     #: is only read by the wording that shows it.
     covered_facilities: Callable[[], str] = field(default=lambda: "", compare=False, repr=False)
@@ -450,6 +456,124 @@ BUILTIN: tuple[FindingKindSpec, ...] = (
         fix_label="Review the provisions or amend the BAA",
     ),
 )
+
+
+def _reader_credential_wording(facts: AlertFacts) -> AlertWording:
+    """Licenses, board certifications and privileges of the readers: the rule's explanation names the
+    radiologist and what expires; reminders on the license calendar (settings.ALERT_LEAD_DAYS)."""
+    when = f"in {_days(facts.days_left)}" if facts.days_left else "today"
+    return AlertWording(
+        subject=f"Radiologist credential expiring {when} ({_day(facts.due_on)}): {facts.vendor}",
+        title="Radiologist credential expiring",
+        summary=f"a radiologist's license, board certification or privileges expire ({facts.threshold_label})",
+        headline=facts.explanation,
+        action=(
+            f"Ask {facts.vendor} for the renewal and record it (the new expiry date, verified at the source), or "
+            "stop the radiologist reading for the facilities that need it before that date (42 CFR 482.22(a))."
+        ),
+        facilities=facts.facility or f"every facility {facts.vendor} reads for",
+        date_label="Expires on",
+        countdown=True,
+    )
+
+
+#: Teleradiology readers (readers app; rules in the "Teleradiology readers" section of
+#: compliance/rules.py). Items 2 and 3 of the checklist are computed from the same records.
+READER_KINDS: tuple[FindingKindSpec, ...] = (
+    FindingKindSpec(
+        value="reader_unlicensed",
+        name="READER_UNLICENSED",
+        label="Radiologist reading without a license in the facility's state",
+        citation="42 CFR 482.22(a)(3)(iv)",
+        severity=Severity.CRITICAL,
+        severity_rule="Always critical.",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Record the license",
+        checklist_item=2,
+    ),
+    FindingKindSpec(
+        value="reader_license_expiring",
+        name="READER_LICENSE_EXPIRING",
+        label="Radiologist's state license expiring",
+        citation="42 CFR 482.22(a)(3)(iv)",
+        severity=Severity.MEDIUM,
+        severity_rule="Always medium (a warning, reminded on the license calendar).",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Record the renewal",
+        due_label="expires on",
+        alert_kind="reader_credential",
+        alert_wording=_reader_credential_wording,
+        checklist_item=2,
+    ),
+    FindingKindSpec(
+        value="reader_board_expiring",
+        name="READER_BOARD_EXPIRING",
+        label="Radiologist's board certification expiring",
+        citation="42 CFR 482.22(c)(4)",
+        severity=Severity.MEDIUM,
+        severity_rule="Always medium (a warning, reminded on the license calendar).",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Record the recertification",
+        due_label="expires on",
+        alert_kind="reader_credential",
+        alert_wording=_reader_credential_wording,
+    ),
+    FindingKindSpec(
+        value="reader_privilege_expiring",
+        name="READER_PRIVILEGE_EXPIRING",
+        label="Radiologist's privileges at a facility expiring",
+        citation="42 CFR 482.22(a)(1)-(2)",
+        severity=Severity.MEDIUM,
+        severity_rule="Always medium (a warning, reminded on the license calendar).",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Record the reappointment",
+        due_label="expires on",
+        alert_kind="reader_credential",
+        alert_wording=_reader_credential_wording,
+        checklist_item=3,
+    ),
+    FindingKindSpec(
+        value="reader_not_privileged",
+        name="READER_NOT_PRIVILEGED",
+        label="Radiologist reading without privileges at the facility",
+        citation="42 CFR 482.22(a), 485.616(c)",
+        severity=Severity.HIGH,
+        severity_rule="Always high.",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Record the privileges",
+        checklist_item=3,
+    ),
+    FindingKindSpec(
+        value="reader_proxy_no_agreement",
+        name="READER_PROXY_WITHOUT_AGREEMENT",
+        label="Privileges by proxy without a written agreement",
+        citation="42 CFR 482.22(a)(3)-(4), 482.12(a)(8), 485.616(c)",
+        severity=Severity.HIGH,
+        severity_rule="Always high.",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Record the proxy agreement",
+        checklist_item=3,
+    ),
+    FindingKindSpec(
+        value="reader_license_not_reverified",
+        name="READER_LICENSE_NOT_REVERIFIED",
+        label="State license not re-verified",
+        citation="45 CFR 164.308(a)(8)",
+        severity=Severity.MEDIUM,
+        severity_rule="Always medium.",
+        subject=Subject.RADIOLOGIST,
+        fix_page=FixPage.RADIOLOGIST,
+        fix_label="Re-verify the license",
+        due_label="re-verification due",
+    ),
+)
+BUILTIN = BUILTIN + READER_KINDS
 BUILTIN_VALUES = frozenset(spec.value for spec in BUILTIN)
 for _spec in BUILTIN:
     register(_spec)

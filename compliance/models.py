@@ -23,6 +23,7 @@ SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Sev
 class FindingQuerySet(RestrictedQuerySet):
     def facility_scope(self, facility_ids: list[int]) -> Q:
         from agreements.models import AgreementQuerySet, BusinessAssociateAgreement
+        from readers.models import Radiologist, RadiologistQuerySet
         from vendors.models import SubcontractorLink, SubcontractorLinkQuerySet
 
         visible_agreements = BusinessAssociateAgreement.objects.filter(
@@ -31,12 +32,16 @@ class FindingQuerySet(RestrictedQuerySet):
         visible_links = SubcontractorLink.objects.filter(
             SubcontractorLinkQuerySet(SubcontractorLink).facility_scope(facility_ids), pk=OuterRef("subcontractor_link")
         )
-        # Agreement and subcontractor findings carry no facility: they are visible where the
-        # agreement or the subcontractor's vendor is.
+        visible_radiologists = Radiologist.objects.filter(
+            RadiologistQuerySet(Radiologist).facility_scope(facility_ids), pk=OuterRef("radiologist")
+        )
+        # Agreement, subcontractor and license findings carry no facility: they are visible where the
+        # agreement, the subcontractor's vendor or the radiologist's vendor is.
         return (
             Q(facility__in=facility_ids)
             | (Q(facility__isnull=True) & Q(Exists(visible_agreements)))
             | (Q(facility__isnull=True) & Q(Exists(visible_links)))
+            | (Q(facility__isnull=True) & Q(Exists(visible_radiologists)))
         )
 
     def open(self) -> FindingQuerySet:
@@ -69,6 +74,10 @@ class Finding(models.Model):
     subcontractor_link = models.ForeignKey(
         "vendors.SubcontractorLink", on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
     )
+    #: Findings about a teleradiology reader (readers app): the radiologist concerned.
+    radiologist = models.ForeignKey(
+        "readers.Radiologist", on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
+    )
     vendor = models.ForeignKey("vendors.Vendor", on_delete=models.PROTECT, related_name="findings")
     facility = models.ForeignKey(
         "facilities.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
@@ -98,7 +107,8 @@ class Finding(models.Model):
             models.CheckConstraint(
                 condition=Q(engagement__isnull=False)
                 | Q(agreement__isnull=False)
-                | Q(subcontractor_link__isnull=False),
+                | Q(subcontractor_link__isnull=False)
+                | Q(radiologist__isnull=False),
                 name="finding_has_subject",
             ),
             models.CheckConstraint(
@@ -128,4 +138,4 @@ class Finding(models.Model):
 
     @property
     def subject(self):
-        return self.engagement or self.agreement or self.subcontractor_link
+        return self.engagement or self.agreement or self.subcontractor_link or self.radiologist

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 
 from agreements.models import (
     SIGNED_STATUSES,
@@ -27,12 +28,29 @@ from agreements.models import (
     DocumentKind,
 )
 from agreements.services import renewal_date, renewal_notice_deadline
-from checklists.models import COMPUTED_ITEM_NUMBER, DONE_STATUSES, TELERADIOLOGY_ITEMS, ChecklistItem
+from checklists.models import (
+    COMPUTED_ITEM_NUMBERS,
+    DONE_STATUSES,
+    READER_ITEM_NUMBERS,
+    TELERADIOLOGY_ITEMS,
+    ChecklistItem,
+)
 from compliance import kinds
 from compliance.models import FindingKind, Severity
 from documents.models import OfficerVerdict, ProvisionReview, Safety
 from documents.provisions import PROVISIONS
-from vendors.models import Engagement, EngagementStatus, SubcontractorLink
+from facilities.models import USState
+from readers.models import (
+    PRACTISING_STATUSES,
+    DistantSiteKind,
+    Privilege,
+    PrivilegeBasis,
+    ProxyCredentialingAgreement,
+    Radiologist,
+    ReadingAssignment,
+    StateLicense,
+)
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink, VendorCategory
 
 #: 45 CFR 164.532(e): BAAs signed before this date had to be updated for the 2013 Omnibus rule.
 OMNIBUS_COMPLIANCE_DATE = datetime.date(2013, 9, 23)
@@ -40,8 +58,9 @@ OMNIBUS_COMPLIANCE_DATE = datetime.date(2013, 9, 23)
 MAX_BREACH_NOTIFICATION_DAYS = 60
 #: An expiring agreement is urgent (high severity) this close to its date.
 URGENT_WITHIN_DAYS = 30
-#: Manual items of the teleradiology checklist (item 1 is computed from the agreements).
-MANUAL_CHECKLIST_ITEMS = len(TELERADIOLOGY_ITEMS) - 1
+#: Manual items of the teleradiology checklist (items 1 to 3 are computed from the agreements and the
+#: readers' records).
+MANUAL_CHECKLIST_ITEMS = len(TELERADIOLOGY_ITEMS) - len(COMPUTED_ITEM_NUMBERS)
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,8 @@ class RuleContext:
     as_of: datetime.date
     horizon_days: int
     organization_id: int | None = None
+    #: Teleradiology readers: a state license last verified longer ago than this is a finding.
+    license_reverify_days: int = 365
     #: What the rules of one detect_all run share (rules 1 and 2 read the same uncovered engagements),
     #: so that it is queried once per run. detect_all gives each run a fresh one; None (a rule called
     #: on its own) shares nothing, so a context kept by a caller never serves stale rows.
@@ -73,9 +94,15 @@ class Detection:
     subcontractor_link_id: int | None = None
     facility_id: int | None = None
     due_on: datetime.date | None = None
+    #: Teleradiology readers: the radiologist concerned, and the subject when it is not one of the
+    #: above (e.g. "state_license:12"), see the "Teleradiology readers" section.
+    radiologist_id: int | None = None
+    subject: str | None = None
 
     @property
     def subject_key(self) -> str:
+        if self.subject is not None:
+            return self.subject
         if self.engagement_id is not None:
             return f"engagement:{self.engagement_id}"
         if self.agreement_id is not None:
@@ -448,25 +475,36 @@ def _teleradiology_engagements(ctx: RuleContext) -> QuerySet[Engagement]:
 
 
 def checklist_incomplete(ctx: RuleContext) -> Iterable[Detection]:
-    """Rule 8a. A teleradiology engagement whose checklist items 2-7 are not all complete or N/A.
+    """Rule 8a. A teleradiology engagement whose checklist items 4-7 are not all complete or N/A, or
+    for which no radiologist is recorded as reading (items 2 and 3 cannot be met without one).
 
-    Item 1 (BAA before PHI access) is computed and reported by rules 1, 2 and 4. The others are the
-    safeguards, licensure (the patient's state) and credentialing a facility must verify
-    (45 CFR 164.308, 164.312; 42 CFR 482.22(a)(3)).
+    Item 1 (BAA before PHI access) is computed and reported by rules 1, 2 and 4; items 2 and 3
+    (licensure where the patient is, credentialing; 42 CFR 482.22(a)(3)) are computed from the
+    readers' records and reported by rules R1, R3 and R4 for each radiologist. The others are the
+    safeguards a facility must verify (45 CFR 164.308, 164.312).
     """
     done = Count(
         "teleradiology_checklist__items",
         filter=Q(teleradiology_checklist__items__status__in=DONE_STATUSES)
-        & ~Q(teleradiology_checklist__items__number=COMPUTED_ITEM_NUMBER),
+        & ~Q(teleradiology_checklist__items__number__in=COMPUTED_ITEM_NUMBERS),
     )
+    readers = assignments_active_on(ctx.as_of).filter(engagement=OuterRef("pk"))
     rows = (
         _teleradiology_engagements(ctx)
-        .annotate(items_done=done)
-        .filter(items_done__lt=MANUAL_CHECKLIST_ITEMS)
-        .values(*_ENGAGEMENT_FIELDS, "status", "items_done")
+        .annotate(items_done=done, has_readers=Exists(readers))
+        .filter(Q(items_done__lt=MANUAL_CHECKLIST_ITEMS) | Q(has_readers=False))
+        .values(*_ENGAGEMENT_FIELDS, "status", "items_done", "has_readers")
     )
     for row in rows:
         open_items = MANUAL_CHECKLIST_ITEMS - row["items_done"]
+        parts = []
+        if open_items:
+            parts.append(f"{open_items} of {MANUAL_CHECKLIST_ITEMS} verified items open")
+        if not row["has_readers"]:
+            parts.append(
+                f"no reading radiologist recorded, so items {READER_ITEM_NUMBERS[0]} and "
+                f"{READER_ITEM_NUMBERS[1]} (licensure and privileges) cannot be met"
+            )
         yield Detection(
             kind=FindingKind.CHECKLIST_INCOMPLETE,
             severity=Severity.HIGH if row["status"] == EngagementStatus.ACTIVE else Severity.MEDIUM,
@@ -476,9 +514,8 @@ def checklist_incomplete(ctx: RuleContext) -> Iterable[Detection]:
             engagement_id=row["pk"],
             explanation=(
                 f"The teleradiology checklist for {row['vendor__legal_name']} at {row['facility__name']} has "
-                f"{open_items} of {MANUAL_CHECKLIST_ITEMS} verified items open: licensure where the patient is, "
-                "credentialing (42 CFR 482.22(a)(3)) and the safeguards of 45 CFR 164.308 and 164.312 must be "
-                "verified with evidence."
+                f"{' and '.join(parts)}: licensure where the patient is, credentialing (42 CFR 482.22(a)(3)) and the "
+                "safeguards of 45 CFR 164.308 and 164.312 must be verified with evidence."
             ),
         )
 
@@ -489,6 +526,7 @@ def checklist_review_overdue(ctx: RuleContext) -> Iterable[Detection]:
         ChecklistItem.objects.filter(
             next_review_on__lt=ctx.as_of, checklist__engagement__in=_teleradiology_engagements(ctx)
         )
+        .exclude(number__in=COMPUTED_ITEM_NUMBERS)
         .order_by("checklist__engagement_id", "number")
         .values(
             "number",
@@ -597,6 +635,426 @@ def baa_lacks_provision(ctx: RuleContext) -> Iterable[Detection]:
         )
 
 
+# --- Teleradiology readers (readers app) --------------------------------------------------------
+#
+# The reading radiologists of teleradiology vendors: licensed where the patient is (checklist item
+# 2) and privileged at the facility, directly or by proxy under a written agreement (item 3;
+# 42 CFR 482.22(a)(3)-(4), 482.12(a)(8), 485.616(c)). What holds on a day is derived from the dated
+# facts (roster, assignment, license, privilege and agreement dates), so the rules answer for any
+# ``as_of``. A facility that moves state needs licenses of its new state from the day it moves: the
+# rules read the facility's state as recorded.
+
+
+def on_roster_q(day: datetime.date, prefix: str = "") -> Q:
+    """The radiologist (``prefix`` leads to it) is on the vendor's roster on ``day``."""
+    return Q(**{f"{prefix}roster_starts_on__lte": day}) & (
+        Q(**{f"{prefix}roster_ends_on__isnull": True}) | Q(**{f"{prefix}roster_ends_on__gte": day})
+    )
+
+
+def assignments_active_on(day: datetime.date) -> QuerySet[ReadingAssignment]:
+    """Radiologists reading for a teleradiology engagement on ``day``: the assignment runs, the
+    radiologist is on the roster, and the engagement is neither offboarded nor ended."""
+    return (
+        ReadingAssignment.objects.filter(starts_on__lte=day)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
+        .filter(on_roster_q(day, "radiologist__"))
+        .filter(engagement__vendor__category=VendorCategory.TELERADIOLOGY)
+        .exclude(engagement__status=EngagementStatus.OFFBOARDED)
+        .filter(Q(engagement__ends_on__isnull=True) | Q(engagement__ends_on__gte=day))
+    )
+
+
+def licenses_practising_on(day: datetime.date) -> QuerySet[StateLicense]:
+    """Licenses that allow practising on ``day``: issued, not past their expiry (valid through the
+    expiry date itself), and active as the board reports. An IMLC letter of qualification alone is
+    not a license; a license issued through the compact is one like any other."""
+    # A license with no expiry date recorded (listed by NPPES, not yet verified at the board) does not count.
+    return StateLicense.objects.filter(status__in=PRACTISING_STATUSES, expires_on__gte=day).filter(
+        Q(issued_on__isnull=True) | Q(issued_on__lte=day)
+    )
+
+
+def licensed_where(day: datetime.date, *, radiologist: str = "radiologist", state: str) -> Exists:
+    """The outer row's radiologist holds a practising license of the outer row's ``state`` on ``day``."""
+    return Exists(licenses_practising_on(day).filter(radiologist=OuterRef(radiologist), state=OuterRef(state)))
+
+
+def proxy_agreements_in_force(day: datetime.date) -> QuerySet[ProxyCredentialingAgreement]:
+    """Written proxy-credentialing agreements in force on ``day`` with a distant site that qualifies:
+    a Medicare-participating hospital or a telemedicine entity (42 CFR 482.22(a)(3)-(4)). Written
+    means the signed document is on file."""
+    return (
+        ProxyCredentialingAgreement.objects.filter(effective_on__lte=day)
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day))
+        .filter(Q(terminated_on__isnull=True) | Q(terminated_on__gt=day))
+        .exclude(document="")
+        .filter(Q(distant_site_kind=DistantSiteKind.TELEMEDICINE_ENTITY) | Q(medicare_participating=True))
+    )
+
+
+def privileges_current_on(day: datetime.date) -> QuerySet[Privilege]:
+    return Privilege.objects.filter(granted_on__lte=day, expires_on__gte=day)
+
+
+def license_renewed() -> Exists:
+    """The outer license has a renewal on record: a practising license of the same radiologist and
+    state that expires later. Its expiry is then no longer due (rule R2a, the calendar feed)."""
+    return Exists(
+        StateLicense.objects.filter(
+            radiologist=OuterRef("radiologist"),
+            state=OuterRef("state"),
+            status__in=PRACTISING_STATUSES,
+            expires_on__gt=OuterRef("expires_on"),
+        )
+    )
+
+
+def privilege_reappointed() -> Exists:
+    """The outer privileges have a reappointment on record: later privileges of the same radiologist at
+    the same facility (rule R2c, the calendar feed)."""
+    return Exists(
+        Privilege.objects.filter(
+            radiologist=OuterRef("radiologist"), facility=OuterRef("facility"), expires_on__gt=OuterRef("expires_on")
+        )
+    )
+
+
+def privileges_valid_on(day: datetime.date) -> QuerySet[Privilege]:
+    """Current privileges on a sound basis: granted directly, or by proxy with an agreement in force
+    between the facility and the radiologist's vendor."""
+    agreement = proxy_agreements_in_force(day).filter(
+        facility=OuterRef("facility"), vendor=OuterRef("radiologist__vendor")
+    )
+    return privileges_current_on(day).filter(Q(basis=PrivilegeBasis.DIRECT) | Q(Exists(agreement)))
+
+
+def with_reader_items_computed(engagements: QuerySet[Engagement], as_of: datetime.date) -> QuerySet[Engagement]:
+    """Annotate teleradiology checklist items 2 and 3, computed from the readers' records with the same
+    building blocks as the rules below, so that the checklist and the findings never disagree:
+
+    * ``has_readers``: someone reads for the engagement on ``as_of`` (without a roster neither item
+      can be met);
+    * ``readers_licensed`` (item 2): every one of them holds a practising license of the facility's state;
+    * ``readers_privileged`` (item 3): every one of them holds current privileges at the facility,
+      directly or by proxy under a written agreement in force.
+    """
+    readers = assignments_active_on(as_of).filter(engagement=OuterRef("pk"))
+    unlicensed = readers.filter(~licensed_where(as_of, state="engagement__facility__state"))
+    unprivileged = readers.filter(
+        ~Exists(
+            privileges_valid_on(as_of).filter(
+                radiologist=OuterRef("radiologist"), facility=OuterRef("engagement__facility")
+            )
+        )
+    )
+    return engagements.annotate(
+        has_readers=Exists(readers),
+        readers_licensed=ExpressionWrapper(Q(Exists(readers)) & ~Q(Exists(unlicensed)), output_field=BooleanField()),
+        readers_privileged=ExpressionWrapper(
+            Q(Exists(readers)) & ~Q(Exists(unprivileged)), output_field=BooleanField()
+        ),
+    )
+
+
+def with_reader_standing(assignments: QuerySet[ReadingAssignment], as_of: datetime.date) -> QuerySet[ReadingAssignment]:
+    """Annotate each assignment with what items 2 and 3 ask of its radiologist on ``as_of``:
+    ``licensed`` (a practising license of the facility's state), ``privileged`` (current privileges
+    at the facility) and ``privileged_validly`` (current and on a sound basis, see privileges_valid_on).
+    For the pages; the same building blocks as the rules."""
+    current = privileges_current_on(as_of).filter(
+        radiologist=OuterRef("radiologist"), facility=OuterRef("engagement__facility")
+    )
+    valid = privileges_valid_on(as_of).filter(
+        radiologist=OuterRef("radiologist"), facility=OuterRef("engagement__facility")
+    )
+    return assignments.annotate(
+        licensed=licensed_where(as_of, state="engagement__facility__state"),
+        privileged=Exists(current),
+        privileged_validly=Exists(valid),
+    )
+
+
+_ASSIGNMENT_FIELDS = {
+    "radiologist_name": Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+    "vendor_id": F("engagement__vendor_id"),
+    "vendor_name": F("engagement__vendor__legal_name"),
+    "facility_id": F("engagement__facility_id"),
+    "facility_name": F("engagement__facility__name"),
+    "facility_state": F("engagement__facility__state"),
+    "organization_id": F("engagement__facility__organization_id"),
+}
+
+
+def _state_name(code: str) -> str:
+    return USState(code).label if code in USState.values else code
+
+
+def reader_unlicensed(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R1. A radiologist reads for a facility without a practising license of the facility's state.
+
+    Medicine is practised where the patient is (ACR; the Interstate Medical Licensure Compact still
+    yields one license per state); a hospital relying on a distant site must ensure its
+    radiologists hold a license recognized by its state (42 CFR 482.22(a)(3)(iv)).
+    """
+    queryset = assignments_active_on(ctx.as_of).filter(~licensed_where(ctx.as_of, state="engagement__facility__state"))
+    rows = _scoped(queryset, ctx, "engagement__facility__organization").values(
+        "pk", "radiologist_id", "engagement_id", **_ASSIGNMENT_FIELDS
+    )
+    for row in rows:
+        state = _state_name(row["facility_state"])
+        yield Detection(
+            kind=FindingKind.READER_UNLICENSED,
+            severity=Severity.CRITICAL,
+            organization_id=row["organization_id"],
+            vendor_id=row["vendor_id"],
+            facility_id=row["facility_id"],
+            engagement_id=row["engagement_id"],
+            radiologist_id=row["radiologist_id"],
+            subject=f"reading_assignment:{row['pk']}",
+            explanation=(
+                f"{row['radiologist_name']} reads for {row['facility_name']} through {row['vendor_name']} but holds no "
+                f"active {state} license: the radiologist must be licensed where the patient is "
+                "(42 CFR 482.22(a)(3)(iv))."
+            ),
+        )
+
+
+def reader_license_expiring(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R2a. A practising state license of a radiologist on the roster expires within the horizon
+    and no renewal of the same state is recorded. Reminders follow the license calendar
+    (settings.ALERT_LEAD_DAYS: 90, 60, 30, 14, 7 and 1 days before)."""
+    end = ctx.horizon_end
+    licenses = (
+        licenses_practising_on(ctx.as_of)
+        .filter(expires_on__lte=end)
+        .filter(on_roster_q(ctx.as_of, "radiologist__"))
+        .filter(~license_renewed())
+    )
+    license_rows = _scoped(licenses, ctx, "radiologist__vendor__organization").values(
+        "pk",
+        "radiologist_id",
+        "state",
+        "number",
+        "expires_on",
+        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+        vendor_id=F("radiologist__vendor_id"),
+        organization_id=F("radiologist__vendor__organization_id"),
+    )
+    for row in license_rows:
+        days_left = (row["expires_on"] - ctx.as_of).days
+        yield Detection(
+            kind=FindingKind.READER_LICENSE_EXPIRING,
+            severity=Severity.MEDIUM,
+            organization_id=row["organization_id"],
+            vendor_id=row["vendor_id"],
+            radiologist_id=row["radiologist_id"],
+            subject=f"state_license:{row['pk']}",
+            due_on=row["expires_on"],
+            explanation=(
+                f"The {_state_name(row['state'])} license {row['number']} of {row['radiologist_name']} expires on "
+                f"{row['expires_on']:%Y-%m-%d} ({days_left} days) and no renewal is recorded: without it the "
+                "radiologist may not read for that state's facilities (42 CFR 482.22(a)(3)(iv))."
+            ),
+        )
+
+
+def reader_board_expiring(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R2b. The board certification of a radiologist on the roster expires within the horizon:
+    credentialing relies on it (42 CFR 482.22(c)(4)). Reminders as for licenses."""
+    end = ctx.horizon_end
+    boards = Radiologist.objects.filter(on_roster_q(ctx.as_of)).filter(
+        board_certification_expires_on__gte=ctx.as_of, board_certification_expires_on__lte=end
+    )
+    board_rows = _scoped(boards, ctx, "vendor__organization").values(
+        "pk",
+        "first_name",
+        "last_name",
+        "board",
+        "board_certification_expires_on",
+        "vendor_id",
+        "vendor__organization_id",
+    )
+    for row in board_rows:
+        expires_on = row["board_certification_expires_on"]
+        yield Detection(
+            kind=FindingKind.READER_BOARD_EXPIRING,
+            severity=Severity.MEDIUM,
+            organization_id=row["vendor__organization_id"],
+            vendor_id=row["vendor_id"],
+            radiologist_id=row["pk"],
+            subject=f"board_certification:{row['pk']}",
+            due_on=expires_on,
+            explanation=(
+                f"The board certification ({row['board'] or 'board'}) of {row['first_name']} {row['last_name']} "
+                f"expires on {expires_on:%Y-%m-%d} ({(expires_on - ctx.as_of).days} days): credentialing relies on it "
+                "(42 CFR 482.22(c)(4))."
+            ),
+        )
+
+
+def reader_privilege_expiring(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R2c. The privileges of a radiologist on the roster at a facility end within the horizon
+    and no reappointment (later privileges there) is recorded (42 CFR 482.22(a)(1)-(2)). Reminders as
+    for licenses."""
+    end = ctx.horizon_end
+    privileges = (
+        privileges_current_on(ctx.as_of)
+        .filter(expires_on__lte=end)
+        .filter(on_roster_q(ctx.as_of, "radiologist__"))
+        .filter(~privilege_reappointed())
+    )
+    privilege_rows = _scoped(privileges, ctx, "facility__organization").values(
+        "pk",
+        "radiologist_id",
+        "facility_id",
+        "expires_on",
+        facility_name=F("facility__name"),
+        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+        vendor_id=F("radiologist__vendor_id"),
+        organization_id=F("facility__organization_id"),
+    )
+    for row in privilege_rows:
+        yield Detection(
+            kind=FindingKind.READER_PRIVILEGE_EXPIRING,
+            severity=Severity.MEDIUM,
+            organization_id=row["organization_id"],
+            vendor_id=row["vendor_id"],
+            facility_id=row["facility_id"],
+            radiologist_id=row["radiologist_id"],
+            subject=f"privilege:{row['pk']}",
+            due_on=row["expires_on"],
+            explanation=(
+                f"The privileges of {row['radiologist_name']} at {row['facility_name']} end on "
+                f"{row['expires_on']:%Y-%m-%d} ({(row['expires_on'] - ctx.as_of).days} days) and no reappointment is "
+                "recorded (42 CFR 482.22(a)(1)-(2): appointment and privileges by the medical staff)."
+            ),
+        )
+
+
+def reader_not_privileged(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R3. A radiologist reads for a facility without current privileges there (none granted, or
+    expired). 42 CFR 482.22(a): every practitioner is appointed and privileged by the medical staff,
+    directly or by proxy (482.22(a)(3)-(4); critical access hospitals 485.616(c))."""
+    current = privileges_current_on(ctx.as_of).filter(
+        radiologist=OuterRef("radiologist"), facility=OuterRef("engagement__facility")
+    )
+    ended = (
+        Privilege.objects.filter(
+            radiologist=OuterRef("radiologist"), facility=OuterRef("engagement__facility"), expires_on__lt=ctx.as_of
+        )
+        .order_by("-expires_on")
+        .values("expires_on")[:1]
+    )
+    queryset = assignments_active_on(ctx.as_of).filter(~Exists(current)).annotate(ended_on=Subquery(ended))
+    rows = _scoped(queryset, ctx, "engagement__facility__organization").values(
+        "pk", "radiologist_id", "engagement_id", "ended_on", **_ASSIGNMENT_FIELDS
+    )
+    for row in rows:
+        what = (
+            f"whose privileges there ended on {row['ended_on']:%Y-%m-%d}"
+            if row["ended_on"]
+            else "with no privileges there"
+        )
+        yield Detection(
+            kind=FindingKind.READER_NOT_PRIVILEGED,
+            severity=Severity.HIGH,
+            organization_id=row["organization_id"],
+            vendor_id=row["vendor_id"],
+            facility_id=row["facility_id"],
+            engagement_id=row["engagement_id"],
+            radiologist_id=row["radiologist_id"],
+            subject=f"reading_assignment:{row['pk']}",
+            explanation=(
+                f"{row['radiologist_name']} reads for {row['facility_name']} through {row['vendor_name']} {what}: "
+                "42 CFR 482.22(a) requires appointment and privileges, granted directly or by proxy."
+            ),
+        )
+
+
+def reader_proxy_without_agreement(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R4. Current privileges granted by proxy with no written agreement in force between the
+    facility and the distant site (the radiologist's vendor), or with one whose distant site does not
+    qualify (a hospital not participating in Medicare). 42 CFR 482.22(a)(3)-(4), 482.12(a)(8);
+    485.616(c) for critical access hospitals."""
+    agreement = proxy_agreements_in_force(ctx.as_of).filter(
+        facility=OuterRef("facility"), vendor=OuterRef("radiologist__vendor")
+    )
+    queryset = (
+        privileges_current_on(ctx.as_of)
+        .filter(basis=PrivilegeBasis.PROXY)
+        .filter(on_roster_q(ctx.as_of, "radiologist__"))
+        .filter(~Exists(agreement))
+    )
+    rows = _scoped(queryset, ctx, "facility__organization").values(
+        "pk",
+        "radiologist_id",
+        "facility_id",
+        facility_name=F("facility__name"),
+        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+        vendor_id=F("radiologist__vendor_id"),
+        vendor_name=F("radiologist__vendor__legal_name"),
+        organization_id=F("facility__organization_id"),
+    )
+    for row in rows:
+        yield Detection(
+            kind=FindingKind.READER_PROXY_WITHOUT_AGREEMENT,
+            severity=Severity.HIGH,
+            organization_id=row["organization_id"],
+            vendor_id=row["vendor_id"],
+            facility_id=row["facility_id"],
+            radiologist_id=row["radiologist_id"],
+            subject=f"privilege:{row['pk']}",
+            explanation=(
+                f"{row['facility_name']} privileges {row['radiologist_name']} by proxy, relying on "
+                f"{row['vendor_name']}, but no signed proxy credentialing agreement with a qualifying distant site "
+                "(a Medicare-participating hospital or a telemedicine entity) is in force: 42 CFR 482.22(a)(3)-(4) "
+                "and 482.12(a)(8) require it."
+            ),
+        )
+
+
+def reader_license_not_reverified(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule R5. A practising license of a radiologist on the roster was last verified at the source
+    longer ago than the configured period (settings.READER_LICENSE_REVERIFY_DAYS), or never:
+    licenses get conditions, suspensions and revocations between renewals (45 CFR 164.308(a)(8),
+    periodic evaluation; primary-source verification)."""
+    cutoff = ctx.as_of - datetime.timedelta(days=ctx.license_reverify_days)
+    queryset = (
+        licenses_practising_on(ctx.as_of)
+        .filter(on_roster_q(ctx.as_of, "radiologist__"))
+        .filter(Q(verified_on__isnull=True) | Q(verified_on__lt=cutoff))
+    )
+    rows = _scoped(queryset, ctx, "radiologist__vendor__organization").values(
+        "pk",
+        "radiologist_id",
+        "state",
+        "number",
+        "verified_on",
+        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+        vendor_id=F("radiologist__vendor_id"),
+        organization_id=F("radiologist__vendor__organization_id"),
+    )
+    for row in rows:
+        when = f"last verified on {row['verified_on']:%Y-%m-%d}" if row["verified_on"] else "never verified"
+        yield Detection(
+            kind=FindingKind.READER_LICENSE_NOT_REVERIFIED,
+            severity=Severity.MEDIUM,
+            organization_id=row["organization_id"],
+            vendor_id=row["vendor_id"],
+            radiologist_id=row["radiologist_id"],
+            subject=f"state_license:{row['pk']}",
+            due_on=row["verified_on"] + datetime.timedelta(days=ctx.license_reverify_days)
+            if row["verified_on"]
+            else None,
+            explanation=(
+                f"The {_state_name(row['state'])} license {row['number']} of {row['radiologist_name']} was {when}: "
+                "re-verify it at the source (state board, FSMB DocInfo) at least every "
+                f"{ctx.license_reverify_days} days."
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class Rule:
     kind: str
@@ -622,6 +1080,14 @@ RULES: tuple[Rule, ...] = (
     Rule(FindingKind.CHECKLIST_REVIEW_OVERDUE, checklist_review_overdue),
     Rule(FindingKind.SUBCONTRACTOR_GAP, subcontractor_gap),
     Rule(FindingKind.BAA_LACKS_PROVISION, baa_lacks_provision),
+    # Teleradiology readers (the "Teleradiology readers" section above).
+    Rule(FindingKind.READER_UNLICENSED, reader_unlicensed),
+    Rule(FindingKind.READER_LICENSE_EXPIRING, reader_license_expiring),
+    Rule(FindingKind.READER_BOARD_EXPIRING, reader_board_expiring),
+    Rule(FindingKind.READER_PRIVILEGE_EXPIRING, reader_privilege_expiring),
+    Rule(FindingKind.READER_NOT_PRIVILEGED, reader_not_privileged),
+    Rule(FindingKind.READER_PROXY_WITHOUT_AGREEMENT, reader_proxy_without_agreement),
+    Rule(FindingKind.READER_LICENSE_NOT_REVERIFIED, reader_license_not_reverified),
 )
 RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
 

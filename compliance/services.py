@@ -48,6 +48,7 @@ def run_compliance(
         as_of=as_of,
         horizon_days=horizon_days if horizon_days is not None else settings.EXPIRY_HORIZON_DAYS,
         organization_id=organization_id,
+        license_reverify_days=settings.READER_LICENSE_REVERIFY_DAYS,
     )
     now = timezone.now()
     with transaction.atomic():
@@ -96,6 +97,7 @@ def run_compliance(
                 engagement_id=d.engagement_id,
                 agreement_id=d.agreement_id,
                 subcontractor_link_id=d.subcontractor_link_id,
+                radiologist_id=d.radiologist_id,
                 vendor_id=d.vendor_id,
                 facility_id=d.facility_id,
                 explanation=d.explanation,

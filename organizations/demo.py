@@ -27,10 +27,30 @@ from django.utils import timezone
 
 from agreements.models import AgreementStatus, BusinessAssociateAgreement, DocumentKind
 from agreements.services import agreement_execute, agreement_renew, agreement_transition, document_store
-from checklists.models import ItemStatus
+from checklists.models import COMPUTED_ITEM_NUMBERS, ItemStatus
 from checklists.services import checklist_item_update
 from facilities.models import Facility, FacilityKind
 from organizations.models import Membership, Organization, Role
+from readers.models import (
+    DistantSiteKind,
+    ImlcLetter,
+    Privilege,
+    PrivilegeBasis,
+    ProxyCredentialingAgreement,
+    Radiologist,
+    ReadingAssignment,
+    StateLicense,
+    VerificationSource,
+)
+from readers.npi import with_check_digit
+from readers.services import (
+    imlc_letter_save,
+    privilege_save,
+    proxy_agreement_save,
+    radiologist_save,
+    reading_assignment_save,
+    state_license_save,
+)
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor, VendorCategory
 from vendors.services import engagement_save, subcontractor_link_save, vendor_save
 
@@ -352,7 +372,8 @@ AGREEMENTS: tuple[DemoAgreement, ...] = (
 
 @dataclass(frozen=True)
 class DemoChecklist:
-    """Items 2-7 of a teleradiology engagement's checklist: number -> (status, note, verified, next review)."""
+    """Items 4-7 of a teleradiology engagement's checklist: number -> (status, note, verified, next review).
+    Items 1 to 3 are computed (from the BAAs, and from READERS)."""
 
     vendor: str
     facility: str
@@ -366,8 +387,6 @@ CHECKLISTS: tuple[DemoChecklist, ...] = (
         "nighthawk",
         "hospital",
         {
-            2: (_COMPLETE, "License roster checked: all 14 reading radiologists hold Wisconsin licenses.", -45, 320),
-            3: (_COMPLETE, "Credentialing by proxy agreement approved by the medical staff (42 CFR 482.22).", -45, 320),
             4: (_COMPLETE, "TLS 1.2+ VPN to the PACS; named accounts with MFA, no shared logins.", -45, 320),
             5: (
                 _COMPLETE,
@@ -384,19 +403,15 @@ CHECKLISTS: tuple[DemoChecklist, ...] = (
         "vrad",
         "cah",
         {
-            2: (_COMPLETE, "Minnesota licenses verified for the overnight panel.", -190, 175),
-            3: (_COMPLETE, "Credentialing by proxy for the critical access hospital (42 CFR 485.616(c)).", -190, 175),
             4: (ItemStatus.IN_PROGRESS, "Waiting for the vendor's VPN and MFA configuration summary.", None, None),
         },
     ),
-    # Complete, but the license re-verification is overdue.
+    # Complete, but the access-control review is overdue.
     DemoChecklist(
         "statrad",
         "naperville",
         {
-            2: (_COMPLETE, "Illinois licenses verified for the MSK and neuro panel.", -377, -12),
-            3: (_COMPLETE, "Privileges granted by the imaging center's medical director.", -377, 353),
-            4: (_COMPLETE, "Site-to-site VPN; unique accounts per radiologist.", -377, 353),
+            4: (_COMPLETE, "Site-to-site VPN; unique accounts per radiologist.", -377, -12),
             5: (
                 _COMPLETE,
                 "Study access audited in the PACS; critical results called to the ordering office.",
@@ -408,6 +423,119 @@ CHECKLISTS: tuple[DemoChecklist, ...] = (
         },
     ),
 )
+
+
+@dataclass(frozen=True)
+class DemoReader:
+    """A reading radiologist: (vendor, facility) they read for, their licenses (state, expires in days,
+    verified days ago), privileges there (basis, expires in days) and an IMLC letter's principal state."""
+
+    vendor: str
+    facility: str
+    first_name: str
+    last_name: str
+    npi_prefix: str
+    licenses: tuple[tuple[str, int, int], ...]
+    privilege: tuple[str, int] | None
+    imlc_state: str = ""
+    board_expires: int = 3 * 365
+
+
+#: Items 2 and 3 in context: NightHawk's readers are licensed in Wisconsin and privileged by proxy
+#: under an agreement in force (met); vRad's proxy agreement with the critical access hospital has
+#: expired and one reader holds only a North Dakota license with an IMLC letter (rules R4 and R1);
+#: StatRad's reader has an Illinois license expiring soon, not re-verified for over a year (R2a, R5),
+#: and its second reader has no privileges at the imaging center yet (R3).
+READERS: tuple[DemoReader, ...] = (
+    DemoReader(
+        "nighthawk", "hospital", "Priya", "Raman", "164820001", (("WI", 400, 30), ("IL", 500, 30)), ("proxy", 500)
+    ),
+    # Board certification and privileges up for renewal within the horizon (R2b, R2c).
+    DemoReader(
+        "nighthawk", "hospital", "Tomas", "Lindqvist", "164820002", (("WI", 300, 60),), ("proxy", 50), board_expires=60
+    ),
+    DemoReader("vrad", "cah", "Helen", "Okafor", "164820003", (("MN", 600, 90),), ("proxy", 400)),
+    DemoReader("vrad", "cah", "Daniel", "Brook", "164820004", (("ND", 700, 20),), ("proxy", 400), imlc_state="ND"),
+    DemoReader("statrad", "naperville", "Elena", "Marsh", "164820005", (("IL", 45, 400),), ("direct", 300)),
+    # Reads for the imaging center before the medical director granted privileges (R3).
+    DemoReader("statrad", "naperville", "Samuel", "Ortiz", "164820006", (("IL", 500, 30),), None),
+)
+#: Proxy credentialing agreements: (vendor, facility, distant site, effective days ago, expires in days).
+PROXY_AGREEMENTS: tuple[tuple[str, str, str, int, int], ...] = (
+    ("nighthawk", "hospital", "NightHawk Radiology (telemedicine entity)", -400, 330),
+    ("vrad", "cah", "vRad (telemedicine entity)", -800, -15),
+)
+
+
+def _seed_readers(vendors, facilities, engagements, officer, day) -> int:
+    for vendor_key, facility_key, site, effective, expires in PROXY_AGREEMENTS:
+        agreement = ProxyCredentialingAgreement(
+            facility=facilities[facility_key],
+            vendor=vendors[vendor_key],
+            distant_site_name=site,
+            distant_site_kind=DistantSiteKind.TELEMEDICINE_ENTITY,
+            effective_on=day(effective),
+            expires_on=day(expires),
+            last_feedback_on=day(-60),
+        )
+        agreement.document.save(
+            f"proxy-{vendor_key}-{facility_key}.pdf",
+            ContentFile(demo_pdf([f"Proxy credentialing agreement - {site}", "42 CFR 482.22(a)(3)-(4)."])),
+            save=False,
+        )
+        proxy_agreement_save(agreement=agreement)
+    for spec in READERS:
+        radiologist = radiologist_save(
+            radiologist=Radiologist(
+                vendor=vendors[spec.vendor],
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                npi=with_check_digit(spec.npi_prefix),
+                board_certified_on=day(-12 * 365),
+                board_certification_expires_on=day(spec.board_expires),
+                roster_starts_on=day(-2 * 365),
+            )
+        )
+        letter = None
+        if spec.imlc_state:
+            letter = imlc_letter_save(
+                letter=ImlcLetter(
+                    radiologist=radiologist, state_of_principal_license=spec.imlc_state, issued_on=day(-300)
+                )
+            )
+        for state, expires, verified in spec.licenses:
+            state_license_save(
+                license=StateLicense(
+                    radiologist=radiologist,
+                    state=state,
+                    number=f"{state}-{spec.npi_prefix[-4:]}",
+                    issued_on=day(-5 * 365),
+                    expires_on=day(expires),
+                    imlc_letter=letter if state == spec.imlc_state else None,
+                    verification_source=VerificationSource.STATE_BOARD,
+                    verified_by=officer,
+                    verified_on=day(-verified),
+                )
+            )
+        facility = facilities[spec.facility]
+        reading_assignment_save(
+            assignment=ReadingAssignment(
+                radiologist=radiologist, engagement=engagements[(spec.vendor, spec.facility)], starts_on=day(-365)
+            )
+        )
+        if spec.privilege:
+            basis, expires = spec.privilege
+            privilege_save(
+                privilege=Privilege(
+                    radiologist=radiologist,
+                    facility=facility,
+                    basis=PrivilegeBasis(basis),
+                    granted_on=day(-2 * 365 + expires),
+                    expires_on=day(expires),
+                    next_reappointment_on=day(expires - 60),
+                )
+            )
+    return len(READERS)
 
 
 # --- The build --------------------------------------------------------------------------------
@@ -600,15 +728,15 @@ def _build(today: datetime.date, password: str) -> SeedResult:
 
     for spec in CHECKLISTS:
         checklist = engagements[(spec.vendor, spec.facility)].teleradiology_checklist
-        for item in checklist.items.exclude(number=1):
+        for item in checklist.items.exclude(number__in=COMPUTED_ITEM_NUMBERS):
             if item.number not in spec.items:
                 continue
             status, note, verified, review = spec.items[item.number]
             evidence_file = None
-            if spec.vendor == "nighthawk" and item.number == 2:
+            if spec.vendor == "nighthawk" and item.number == 4:
                 evidence_file = ContentFile(
-                    demo_pdf(["License roster - NightHawk Radiology", "Verified against the Wisconsin board lookup."]),
-                    name="nighthawk-license-roster.pdf",
+                    demo_pdf(["Access controls - NightHawk Radiology", "VPN and MFA configuration summary."]),
+                    name="nighthawk-access-controls.pdf",
                 )
             checklist_item_update(
                 item=item,
@@ -620,8 +748,11 @@ def _build(today: datetime.date, password: str) -> SeedResult:
                 evidence_file=evidence_file,
             )
 
+    readers = _seed_readers(vendors, facilities, engagements, officer, day)
+
     counts = {
         "facilities": len(facilities),
+        "radiologists": readers,
         "users": len(users),
         "vendors": len(vendors),
         "engagements": len(engagements),

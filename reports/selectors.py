@@ -35,16 +35,22 @@ from compliance import kinds
 from compliance.models import SEVERITY_RANK, Finding, Severity
 from compliance.rules import (
     agreements_in_force,
+    assignments_active_on,
     covering,
     engagements_with_phi_access,
+    licenses_practising_on,
+    privileges_current_on,
     with_item_one_computed,
+    with_reader_items_computed,
+    with_reader_standing,
 )
 from documents.models import ProvisionReview
 from facilities.models import Facility
 from organizations.models import Organization
 from organizations.querysets import Action, GatedNames
+from readers.models import PrivilegeBasis, ReadingAssignment
 from reports.models import AuditReport, AuditReportQuerySet
-from vendors.models import Engagement, SubcontractorLink, Vendor
+from vendors.models import Engagement, SubcontractorLink, Vendor, VendorCategory
 
 #: How far back the change history of the report goes.
 CHANGE_WINDOW = relativedelta(months=12)
@@ -135,6 +141,23 @@ class ChecklistBlock:
 
 
 @dataclass
+class ReaderRow:
+    """Who reads at the facility on the report's day: their license of the facility's state and their
+    privileges there (42 CFR 482.22(a)(3)-(4))."""
+
+    radiologist_name: str
+    npi: str
+    vendor: str
+    facility: str
+    state: str
+    license_number: str
+    license_expires_on: datetime.date | None
+    privilege_basis: str
+    privilege_expires_on: datetime.date | None
+    privileged_validly: bool
+
+
+@dataclass
 class ChainRow:
     depth: int
     link: SubcontractorLink
@@ -190,6 +213,7 @@ class ReportData:
     changes: list[ChangeRow]
     changes_since: datetime.date
     documents: list[AgreementDocument] = field(default_factory=list)
+    readers: list[ReaderRow] = field(default_factory=list)
 
     @property
     def is_organization_wide(self) -> bool:
@@ -249,6 +273,7 @@ def report_data(
         inventory=inventory,
         findings=findings,
         checklists=checklists,
+        readers=_readers(scope, engagements, as_of),
         chains=chains,
         changes=changes,
         changes_since=changes_since,
@@ -277,7 +302,7 @@ def _inventory(scope: Scope, as_of: datetime.date) -> list[InventoryRow]:
     )
     phi_now = engagements_with_phi_access(as_of).filter(pk=OuterRef("pk"))
     engagements = (
-        with_item_one_computed(_engagements(scope), as_of)
+        with_reader_items_computed(with_item_one_computed(_engagements(scope), as_of), as_of)
         .annotate(
             covered=Exists(in_force),
             phi_access_now=Exists(phi_now),
@@ -415,6 +440,17 @@ def _findings(scope: Scope, vendor_ids: set[int], now: datetime.datetime) -> lis
 
 # --- Teleradiology checklists -----------------------------------------------------------------------
 
+#: Items 2 and 3, computed from the readers' records (see the "Who reads here" section).
+READER_ITEM_EVIDENCE = {
+    (2, True): "Computed from the readers' licenses: everyone reading holds a license of the facility's state.",
+    (2, False): "Computed from the readers' licenses: no reader recorded, or one reads without a license of the "
+    "facility's state.",
+    (3, True): "Computed from the readers' privileges: everyone reading is privileged here, directly or by proxy "
+    "under a written agreement in force.",
+    (3, False): "Computed from the readers' privileges: no reader recorded, or one reads without current privileges "
+    "on a sound basis.",
+}
+
 
 def _checklists(scope: Scope, engagements: list[Engagement], as_of: datetime.date) -> list[ChecklistBlock]:
     by_engagement = {e.pk: e for e in engagements if checklist_applies(e.vendor.category)}
@@ -433,19 +469,25 @@ def _checklists(scope: Scope, engagements: list[Engagement], as_of: datetime.dat
         rows = []
         for item in checklist.ordered_items:
             if item.is_computed:
-                met = bool(engagement.baa_before_phi)
+                met = bool(
+                    {1: engagement.baa_before_phi, 2: engagement.readers_licensed, 3: engagement.readers_privileged}[
+                        item.number
+                    ]
+                )
                 status = "Met" if met else "Not met"
                 done = met
             else:
                 status = ItemStatus(item.status).label
                 done = item.status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE)
             evidence = item.evidence_note or item.not_applicable_reason
-            if item.is_computed:
+            if item.number == 1:
                 evidence = (
                     "Computed from the agreements: a BAA in force, executed before PHI access began."
                     if done
                     else "Computed from the agreements: no BAA in force executed before PHI access began."
                 )
+            elif item.is_computed:
+                evidence = READER_ITEM_EVIDENCE[(item.number, done)]
             rows.append(
                 ChecklistItemRow(
                     number=item.number,
@@ -466,6 +508,50 @@ def _checklists(scope: Scope, engagements: list[Engagement], as_of: datetime.dat
 
 
 # --- Subcontractor chains ---------------------------------------------------------------------------
+
+
+def _readers(scope: Scope, engagements: list[Engagement], as_of: datetime.date) -> list[ReaderRow]:
+    """The radiologists reading for the scope's teleradiology engagements on ``as_of``, in one query."""
+    ids = [e.pk for e in engagements if e.vendor.category == VendorCategory.TELERADIOLOGY]
+    if not ids:
+        return []
+    license = (
+        licenses_practising_on(as_of)
+        .filter(radiologist=OuterRef("radiologist"), state=OuterRef("engagement__facility__state"))
+        .order_by("-expires_on")
+    )
+    privilege = (
+        privileges_current_on(as_of)
+        .filter(radiologist=OuterRef("radiologist"), facility=OuterRef("engagement__facility"))
+        .order_by("-expires_on")
+    )
+    assignments = with_reader_standing(
+        assignments_active_on(as_of).filter(engagement__in=ids).filter(pk__in=scope.of(ReadingAssignment).values("pk")),
+        as_of,
+    ).annotate(
+        license_number=Subquery(license.values("number")[:1]),
+        license_expires_on=Subquery(license.values("expires_on")[:1]),
+        privilege_basis=Subquery(privilege.values("basis")[:1]),
+        privilege_expires_on=Subquery(privilege.values("expires_on")[:1]),
+    )
+    rows = assignments.select_related("radiologist", "engagement__vendor", "engagement__facility").order_by(
+        "engagement__facility__name", "radiologist__last_name", "radiologist__first_name", "pk"
+    )
+    return [
+        ReaderRow(
+            radiologist_name=row.radiologist.name,
+            npi=row.radiologist.npi,
+            vendor=row.engagement.vendor.legal_name,
+            facility=row.engagement.facility.name,
+            state=row.engagement.facility.state,
+            license_number=row.license_number or "",
+            license_expires_on=row.license_expires_on,
+            privilege_basis=PrivilegeBasis(row.privilege_basis).label if row.privilege_basis else "",
+            privilege_expires_on=row.privilege_expires_on,
+            privileged_validly=row.privileged_validly,
+        )
+        for row in rows
+    ]
 
 
 def _chains(scope: Scope, inventory: list[InventoryRow]) -> list[ChainRow]:

@@ -246,8 +246,10 @@ def bench_compliance(as_of: datetime.date, runs: int, log) -> tuple[Result, dict
     horizon = settings.EXPIRY_HORIZON_DAYS
     log("Compliance run: first run (opens every finding)")
     first_run = _timed(lambda: run_compliance(as_of=as_of))
-    engine = {(d.kind, d.subject_key) for d in detect_all(RuleContext(as_of=as_of, horizon_days=horizon))}
-    sql = {(row[0], row[1]) for row in floor.floor_detections(as_of, horizon)}
+    reverify = settings.READER_LICENSE_REVERIFY_DAYS
+    ctx = RuleContext(as_of=as_of, horizon_days=horizon, license_reverify_days=reverify)
+    engine = {(d.kind, d.subject_key) for d in detect_all(ctx)}
+    sql = {(row[0], row[1]) for row in floor.floor_detections(as_of, horizon, reverify)}
     check = {
         "floor_finds_the_same_problems": engine == sql,
         "detections": len(engine),
@@ -259,7 +261,7 @@ def bench_compliance(as_of: datetime.date, runs: int, log) -> tuple[Result, dict
         "compliance run (whole dataset)",
         lambda: run_compliance(as_of=as_of),
         "one hand-written SQL statement computing the same detections",
-        lambda: floor.floor_detections(as_of, horizon),
+        lambda: floor.floor_detections(as_of, horizon, reverify),
         runs=runs,
         target="<= 1.5x floor, < 10 s at large",
         notes=f"steady state (findings already open); the first run, which opens them all, took {first_run:.2f} s",

@@ -16,10 +16,11 @@ import datetime
 from django.db import connection
 
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
-from checklists.models import ChecklistItem, TeleradiologyChecklist
+from checklists.models import COMPUTED_ITEM_NUMBERS, ChecklistItem, TeleradiologyChecklist
 from compliance.rules import MANUAL_CHECKLIST_ITEMS, MAX_BREACH_NOTIFICATION_DAYS, OMNIBUS_COMPLIANCE_DATE
 from documents.models import DocumentReading, ProvisionReview
 from facilities.models import Facility
+from readers.models import Privilege, ProxyCredentialingAgreement, Radiologist, ReadingAssignment, StateLicense
 from vendors.models import Engagement, SubcontractorLink, Vendor
 
 
@@ -35,8 +36,13 @@ def _tables() -> dict[str, str]:
         "checklist": TeleradiologyChecklist._meta.db_table,
         "item": ChecklistItem._meta.db_table,
         "link": SubcontractorLink._meta.db_table,
-        "reading": DocumentReading._meta.db_table,
+        "doc_reading": DocumentReading._meta.db_table,
         "review": ProvisionReview._meta.db_table,
+        "radiologist": Radiologist._meta.db_table,
+        "license": StateLicense._meta.db_table,
+        "assignment": ReadingAssignment._meta.db_table,
+        "privilege": Privilege._meta.db_table,
+        "proxy": ProxyCredentialingAgreement._meta.db_table,
     }
 
 
@@ -53,6 +59,15 @@ _IN_FORCE = """({a}.status = 'executed' OR ({a}.status = 'superseded' AND EXISTS
     AND ({a}.expires_on IS NULL OR {a}.expires_on >= %(as_of)s OR {a}.auto_renews)"""
 
 _EXECUTED_NOT_LAPSED = "a.status = 'executed' AND (a.expires_on IS NULL OR a.expires_on >= %(as_of)s OR a.auto_renews)"
+
+# Teleradiology readers (the "Teleradiology readers" section of compliance/rules.py).
+_ON_ROSTER = "{r}.roster_starts_on <= %(as_of)s AND ({r}.roster_ends_on IS NULL OR {r}.roster_ends_on >= %(as_of)s)"
+_PRACTISING = """{l}.status IN ('active', 'active_restricted') AND {l}.expires_on >= %(as_of)s
+    AND ({l}.issued_on IS NULL OR {l}.issued_on <= %(as_of)s)"""
+_PRIVILEGE_CURRENT = "{p}.granted_on <= %(as_of)s AND {p}.expires_on >= %(as_of)s"
+_PROXY_IN_FORCE = """{a}.effective_on <= %(as_of)s AND ({a}.expires_on IS NULL OR {a}.expires_on >= %(as_of)s)
+    AND ({a}.terminated_on IS NULL OR {a}.terminated_on > %(as_of)s) AND {a}.document <> ''
+    AND ({a}.distant_site_kind = 'telemedicine_entity' OR {a}.medicare_participating)"""
 
 _PHI = "(e.phi_creates OR e.phi_receives OR e.phi_maintains OR e.phi_transmits) AND NOT v.is_conduit"
 
@@ -95,6 +110,14 @@ WITH phi AS (
     SELECT e.id, e.vendor_id, e.facility_id, f.organization_id
     FROM {engagement} e JOIN {vendor} v ON v.id = e.vendor_id JOIN {facility} f ON f.id = e.facility_id
     WHERE v.category = 'teleradiology' AND e.status <> 'offboarded'
+), reading AS (
+    SELECT ra.id, ra.radiologist_id, ra.engagement_id, e.vendor_id, e.facility_id, f.organization_id, f.state
+    FROM {assignment} ra JOIN {radiologist} r ON r.id = ra.radiologist_id
+        JOIN {engagement} e ON e.id = ra.engagement_id JOIN {vendor} v ON v.id = e.vendor_id
+        JOIN {facility} f ON f.id = e.facility_id
+    WHERE ra.starts_on <= %(as_of)s AND (ra.ends_on IS NULL OR ra.ends_on >= %(as_of)s) AND {on_roster_r}
+      AND v.category = 'teleradiology' AND e.status <> 'offboarded'
+      AND (e.ends_on IS NULL OR e.ends_on >= %(as_of)s)
 )
 SELECT 'missing_baa', 'engagement:' || id, organization_id, vendor_id, facility_id, NULL::bigint, NULL::date
 FROM uncovered WHERE lapsed_agreement_id IS NULL
@@ -120,7 +143,7 @@ SELECT 'no_signed_document', 'agreement:' || a.id, a.organization_id, a.vendor_i
 FROM {baa} a
 WHERE {executed_not_lapsed}
   AND NOT EXISTS (SELECT 1 FROM {document} d WHERE d.agreement_id = a.id AND d.kind = 'signed'
-                  AND NOT EXISTS (SELECT 1 FROM {reading} rd WHERE rd.document_id = d.id AND rd.safety = 'refused'))
+                  AND NOT EXISTS (SELECT 1 FROM {doc_reading} rd WHERE rd.document_id = d.id AND rd.safety = 'refused'))
 UNION ALL
 SELECT 'breach_window_too_long', 'agreement:' || a.id, a.organization_id, a.vendor_id, NULL, a.id, NULL
 FROM {baa} a WHERE {executed_not_lapsed} AND a.breach_notification_days > %(max_breach_days)s
@@ -133,13 +156,14 @@ UNION ALL
 SELECT 'checklist_incomplete', 'engagement:' || t.id, t.organization_id, t.vendor_id, t.facility_id, NULL, NULL
 FROM telerad t
 WHERE (SELECT COUNT(*) FROM {checklist} c JOIN {item} i ON i.checklist_id = c.id
-       WHERE c.engagement_id = t.id AND i.number <> 1
+       WHERE c.engagement_id = t.id AND NOT (i.number = ANY(%(computed_items)s))
          AND i.status IN ('complete', 'not_applicable', 'computed')) < %(manual_items)s
+   OR NOT EXISTS (SELECT 1 FROM reading ra WHERE ra.engagement_id = t.id)
 UNION ALL
 SELECT 'checklist_review_overdue', 'engagement:' || t.id, t.organization_id, t.vendor_id, t.facility_id, NULL,
     MIN(i.next_review_on)
 FROM telerad t JOIN {checklist} c ON c.engagement_id = t.id JOIN {item} i ON i.checklist_id = c.id
-WHERE i.next_review_on < %(as_of)s
+WHERE i.next_review_on < %(as_of)s AND NOT (i.number = ANY(%(computed_items)s))
 GROUP BY t.id, t.organization_id, t.vendor_id, t.facility_id
 UNION ALL
 SELECT 'subcontractor_gap', 'subcontractor_link:' || l.id, v.organization_id, l.vendor_id, NULL, NULL, NULL
@@ -151,6 +175,50 @@ FROM {baa} a
 WHERE {executed_not_lapsed}
   AND EXISTS (SELECT 1 FROM {review} r WHERE r.agreement_id = a.id
               AND (r.officer_verdict = 'missing' OR (r.officer_verdict = '' AND NOT r.detected)))
+UNION ALL
+SELECT 'reader_unlicensed', 'reading_assignment:' || ra.id, ra.organization_id, ra.vendor_id, ra.facility_id,
+    NULL, NULL
+FROM reading ra
+WHERE NOT EXISTS (
+    SELECT 1 FROM {license} l WHERE l.radiologist_id = ra.radiologist_id AND l.state = ra.state AND {practising_l})
+UNION ALL
+SELECT 'reader_license_expiring', 'state_license:' || l.id, v.organization_id, r.vendor_id, NULL, NULL, l.expires_on
+FROM {license} l JOIN {radiologist} r ON r.id = l.radiologist_id JOIN {vendor} v ON v.id = r.vendor_id
+WHERE {practising_l} AND l.expires_on <= %(horizon_end)s AND {on_roster_r}
+  AND NOT EXISTS (
+      SELECT 1 FROM {license} n WHERE n.radiologist_id = l.radiologist_id AND n.state = l.state
+        AND n.status IN ('active', 'active_restricted') AND n.expires_on > l.expires_on)
+UNION ALL
+SELECT 'reader_board_expiring', 'board_certification:' || r.id, v.organization_id, r.vendor_id, NULL, NULL,
+    r.board_certification_expires_on
+FROM {radiologist} r JOIN {vendor} v ON v.id = r.vendor_id
+WHERE {on_roster_r} AND r.board_certification_expires_on BETWEEN %(as_of)s AND %(horizon_end)s
+UNION ALL
+SELECT 'reader_privilege_expiring', 'privilege:' || p.id, f.organization_id, r.vendor_id, p.facility_id, NULL,
+    p.expires_on
+FROM {privilege} p JOIN {radiologist} r ON r.id = p.radiologist_id JOIN {facility} f ON f.id = p.facility_id
+WHERE {privilege_current_p} AND p.expires_on <= %(horizon_end)s AND {on_roster_r}
+  AND NOT EXISTS (
+      SELECT 1 FROM {privilege} n WHERE n.radiologist_id = p.radiologist_id AND n.facility_id = p.facility_id
+        AND n.expires_on > p.expires_on)
+UNION ALL
+SELECT 'reader_not_privileged', 'reading_assignment:' || ra.id, ra.organization_id, ra.vendor_id, ra.facility_id,
+    NULL, NULL
+FROM reading ra
+WHERE NOT EXISTS (
+    SELECT 1 FROM {privilege} p
+    WHERE p.radiologist_id = ra.radiologist_id AND p.facility_id = ra.facility_id AND {privilege_current_p})
+UNION ALL
+SELECT 'reader_proxy_no_agreement', 'privilege:' || p.id, f.organization_id, r.vendor_id, p.facility_id, NULL, NULL
+FROM {privilege} p JOIN {radiologist} r ON r.id = p.radiologist_id JOIN {facility} f ON f.id = p.facility_id
+WHERE {privilege_current_p} AND p.basis = 'proxy' AND {on_roster_r}
+  AND NOT EXISTS (
+      SELECT 1 FROM {proxy} a WHERE a.facility_id = p.facility_id AND a.vendor_id = r.vendor_id AND {proxy_in_force_a})
+UNION ALL
+SELECT 'reader_license_not_reverified', 'state_license:' || l.id, v.organization_id, r.vendor_id, NULL, NULL,
+    l.verified_on + %(reverify_days)s
+FROM {license} l JOIN {radiologist} r ON r.id = l.radiologist_id JOIN {vendor} v ON v.id = r.vendor_id
+WHERE {practising_l} AND {on_roster_r} AND (l.verified_on IS NULL OR l.verified_on < %(reverify_cutoff)s)
 """
 
 
@@ -162,14 +230,21 @@ def floor_statement() -> str:
         "in_force_a": _IN_FORCE.format(a="a", **tables),
         "executed_not_lapsed": _EXECUTED_NOT_LAPSED,
         "phi": _PHI,
+        "on_roster_r": _ON_ROSTER.format(r="r"),
+        "practising_l": _PRACTISING.format(l="l"),
+        "privilege_current_p": _PRIVILEGE_CURRENT.format(p="p"),
+        "proxy_in_force_a": _PROXY_IN_FORCE.format(a="a"),
     }
     return _STATEMENT.format(**tables, **fragments)
 
 
-def floor_detections(as_of: datetime.date, horizon_days: int) -> list[tuple]:
+def floor_detections(as_of: datetime.date, horizon_days: int, license_reverify_days: int = 365) -> list[tuple]:
     """(kind, subject_key, organization_id, vendor_id, facility_id, agreement_id, due_on) of every
     problem, over the whole database, in one statement."""
     params = {
+        "computed_items": list(COMPUTED_ITEM_NUMBERS),
+        "reverify_days": license_reverify_days,
+        "reverify_cutoff": as_of - datetime.timedelta(days=license_reverify_days),
         "as_of": as_of,
         "horizon_end": as_of + datetime.timedelta(days=horizon_days),
         "omnibus": OMNIBUS_COMPLIANCE_DATE,

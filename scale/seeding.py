@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement, DocumentKind
 from checklists.models import (
-    COMPUTED_ITEM_NUMBER,
+    COMPUTED_ITEM_NUMBERS,
     TELERADIOLOGY_ITEMS,
     ChecklistItem,
     ItemStatus,
@@ -53,6 +53,18 @@ from compliance.models import Finding, FindingKind
 from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
 from facilities.models import Facility, FacilityKind, USState
 from organizations.models import Membership, Organization, Role
+from readers.models import (
+    DistantSiteKind,
+    LicenseStatus,
+    Privilege,
+    PrivilegeBasis,
+    ProxyCredentialingAgreement,
+    Radiologist,
+    ReadingAssignment,
+    StateLicense,
+    VerificationSource,
+)
+from readers.npi import with_check_digit
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor, VendorCategory
 
 SCALE_ORGANIZATION_PREFIX = "Scale Health "
@@ -76,6 +88,11 @@ class ScaleSize:
     checklists: int
     users: int
     flagship_engagements: int
+    #: Teleradiology readers: radiologists across the teleradiology vendors, their state licenses and
+    #: their privileges at facilities (current grants and earlier ones).
+    radiologists: int = 0
+    licenses: int = 0
+    privileges: int = 0
 
     def split(self, total: int) -> list[int]:
         """``total`` shared out over the organizations, the first ones taking the remainder."""
@@ -93,6 +110,9 @@ SIZES: dict[str, ScaleSize] = {
         checklists=30_000,
         users=200,
         flagship_engagements=1_000,
+        radiologists=2_000,
+        licenses=30_000,
+        privileges=60_000,
     ),
     "small": ScaleSize(
         organizations=2,
@@ -103,6 +123,9 @@ SIZES: dict[str, ScaleSize] = {
         checklists=3_000,
         users=20,
         flagship_engagements=100,
+        radiologists=200,
+        licenses=3_000,
+        privileges=6_000,
     ),
     # For the tests of the seeding itself: every rule still fires in every organization.
     "tiny": ScaleSize(
@@ -114,6 +137,9 @@ SIZES: dict[str, ScaleSize] = {
         checklists=60,
         users=8,
         flagship_engagements=10,
+        radiologists=20,
+        licenses=300,
+        privileges=600,
     ),
 }
 
@@ -207,7 +233,17 @@ def seed(
         counts["organizations"] = len(organizations)
         shares = {
             name: scale.split(getattr(scale, name))
-            for name in ("facilities", "vendors", "engagements", "agreements", "checklists", "users")
+            for name in (
+                "facilities",
+                "vendors",
+                "engagements",
+                "agreements",
+                "checklists",
+                "users",
+                "radiologists",
+                "licenses",
+                "privileges",
+            )
         }
         for i, organization in enumerate(organizations):
             started = time.monotonic()
@@ -217,6 +253,7 @@ def seed(
                 as_of=as_of,
                 password=password,
                 rng=random.Random(f"{RANDOM_SEED}:{size}:{i + 1}"),
+                readers_rng=random.Random(f"{RANDOM_SEED}:{size}:{i + 1}:readers"),
                 **{name: share[i] for name, share in shares.items()},
                 flagship_engagements=scale.flagship_engagements if i == 0 else 0,
             )
@@ -435,8 +472,16 @@ class _OrganizationSeeder:
         checklists: int,
         users: int,
         flagship_engagements: int,
+        readers_rng: random.Random,
+        radiologists: int,
+        licenses: int,
+        privileges: int,
     ):
         self.organization = organization
+        self.readers_rng = readers_rng
+        self.n_radiologists = radiologists
+        self.n_licenses = licenses
+        self.n_privileges = privileges
         self.number = number
         self.as_of = as_of
         self.password = password
@@ -474,6 +519,7 @@ class _OrganizationSeeder:
         self.create_checklists(plans)
         self.create_subcontractor_links(plans)
         self.create_agreements(plans)
+        self.create_readers(plans)
         return self.counts
 
     # Users ---------------------------------------------------------------------------------
@@ -709,10 +755,12 @@ class _OrganizationSeeder:
         for checklist in checklists:
             incomplete = checklist is forced_incomplete or rng.random() < 0.2
             overdue = checklist is forced_overdue or rng.random() < 0.05
-            open_numbers = set(rng.sample(range(2, 8), rng.randint(1, 4))) if incomplete else set()
-            overdue_number = rng.choice([n for n in range(2, 8) if n not in open_numbers]) if overdue else None
-            items.append(ChecklistItem(checklist=checklist, number=COMPUTED_ITEM_NUMBER, status=ItemStatus.COMPUTED))
-            for number in range(2, len(TELERADIOLOGY_ITEMS) + 1):
+            manual = [n for n in range(1, len(TELERADIOLOGY_ITEMS) + 1) if n not in COMPUTED_ITEM_NUMBERS]
+            open_numbers = set(rng.sample(manual, rng.randint(1, 3))) if incomplete else set()
+            overdue_number = rng.choice([n for n in manual if n not in open_numbers]) if overdue else None
+            for number in COMPUTED_ITEM_NUMBERS:  # from the agreements, and from the readers' records
+                items.append(ChecklistItem(checklist=checklist, number=number, status=ItemStatus.COMPUTED))
+            for number in manual:
                 item = ChecklistItem(checklist=checklist, number=number)
                 if number in open_numbers:
                     item.status = rng.choice((ItemStatus.IN_PROGRESS, ItemStatus.NOT_STARTED))
@@ -732,6 +780,170 @@ class _OrganizationSeeder:
                     item.evidence_note = f"Verified: {TELERADIOLOGY_ITEMS[number - 1].lower()}."
                 items.append(item)
         _bulk(ChecklistItem, items, self.counts, "checklist_items")
+
+    # Teleradiology readers ---------------------------------------------------------------
+
+    def create_readers(self, plans: list[_VendorPlan]) -> None:
+        """n_radiologists shared out over the teleradiology vendors with engagements, each reading for
+        every engagement of their vendor; a license of each state they read for (plus licenses of other
+        states and expired earlier ones, up to n_licenses) and privileges at each facility (plus
+        expired earlier grants, up to n_privileges); proxy agreements where privileges are by proxy.
+        Mostly compliant, with every reader rule firing in every organization. Its own random
+        generator, so the rest of the dataset is the same with or without readers."""
+        if not self.n_radiologists:
+            return
+        rng = self.readers_rng
+        tele = [p for p in plans if p.vendor.category == VendorCategory.TELERADIOLOGY and p.engagements]
+        radiologists: list[Radiologist] = []
+        reads_for: list[list[Engagement]] = []
+        for i in range(self.n_radiologists):
+            plan = tele[i % len(tele)]
+            first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+            board_expires = self.days_ahead(rng.randint(30, 60)) if i == 1 or rng.random() < 0.02 else None
+            radiologists.append(
+                Radiologist(
+                    vendor=plan.vendor,
+                    first_name=first,
+                    last_name=last,
+                    # Unique per organization and radiologist; valid check digit (readers.npi).
+                    npi=with_check_digit(f"1{self.number:02d}{i:06d}"),
+                    board_certified_on=self.days_ago(rng.randint(2000, 9000)),
+                    board_certification_expires_on=board_expires or self.days_ahead(rng.randint(200, 3000)),
+                    roster_starts_on=self.days_ago(rng.randint(400, 2000)),
+                )
+            )
+            reads_for.append([e for e in plan.engagements if e.status != EngagementStatus.OFFBOARDED])
+        radiologists = _bulk(Radiologist, radiologists, self.counts, "radiologists")
+
+        assignments, licenses, privileges = [], [], []
+        proxy_pairs: set[tuple[int, int]] = set()
+        license_quota = self.split_quota(self.n_licenses, len(radiologists))
+        privilege_quota = self.split_quota(self.n_privileges, len(radiologists))
+        states = [code for code in USState.values]
+        for i, (person, engagements) in enumerate(zip(radiologists, reads_for, strict=True)):
+            needed = sorted({e.facility.state for e in engagements})
+            held: list[StateLicense] = []
+            for state in needed:
+                if i == 0 and state == needed[0]:
+                    continue  # reads there without a license (rule R1)
+                if rng.random() < 0.01:
+                    continue
+                held.append(self.license(person, state, number=len(held), rng=rng, forced=i))
+            others = [state for state in states if state not in needed]
+            while len(held) < license_quota[i]:
+                if others and rng.random() < 0.5:
+                    state = others.pop(rng.randrange(len(others)))
+                    held.append(self.license(person, state, number=len(held), rng=rng, forced=-1))
+                else:  # an earlier license of a state read for, expired (renewed since)
+                    state = rng.choice(needed) if needed else rng.choice(states)
+                    ended = self.days_ago(rng.randint(400, 3000))
+                    held.append(
+                        StateLicense(
+                            radiologist=person,
+                            state=state,
+                            number=f"{state}-{person.npi[-6:]}-{len(held)}",
+                            status=LicenseStatus.INACTIVE,
+                            issued_on=ended - datetime.timedelta(days=730),
+                            expires_on=ended,
+                            verification_source=VerificationSource.STATE_BOARD,
+                            verified_on=ended - datetime.timedelta(days=30),
+                        )
+                    )
+            licenses += held
+
+            grants: list[Privilege] = []
+            for j, engagement in enumerate(engagements):
+                assignments.append(
+                    ReadingAssignment(
+                        radiologist=person, engagement=engagement, starts_on=self.days_ago(rng.randint(30, 390))
+                    )
+                )
+                if i == 2 and j == 0 or rng.random() < 0.01:
+                    continue  # reads there without privileges (rule R3)
+                proxy = i == 3 and j == 0 or rng.random() < 0.3
+                if i == 4 and j == 0 or rng.random() < 0.02:
+                    expires = self.days_ahead(rng.randint(10, 80))  # reappointment due (rule R2c)
+                else:
+                    expires = self.days_ahead(rng.randint(100, 700))
+                grants.append(
+                    Privilege(
+                        radiologist=person,
+                        facility=engagement.facility,
+                        basis=PrivilegeBasis.PROXY if proxy else PrivilegeBasis.DIRECT,
+                        granted_on=expires - datetime.timedelta(days=730),
+                        expires_on=expires,
+                        next_reappointment_on=expires - datetime.timedelta(days=60),
+                    )
+                )
+                if proxy:
+                    proxy_pairs.add((engagement.facility_id, person.vendor_id))
+            current = list(grants)
+            # Earlier appointments at the same facilities, ended (two-year cycles back in time).
+            cycle = 1
+            while current and len(grants) < privilege_quota[i]:
+                for grant in current:
+                    if len(grants) >= privilege_quota[i]:
+                        break
+                    ended = grant.granted_on - datetime.timedelta(days=1 + 731 * (cycle - 1))
+                    grants.append(
+                        Privilege(
+                            radiologist=person,
+                            facility=grant.facility,
+                            basis=grant.basis,
+                            granted_on=ended - datetime.timedelta(days=730),
+                            expires_on=ended,
+                        )
+                    )
+                cycle += 1
+            privileges += grants
+        _bulk(ReadingAssignment, assignments, self.counts, "reading_assignments")
+        _bulk(StateLicense, licenses, self.counts, "licenses")
+        _bulk(Privilege, privileges, self.counts, "privileges")
+
+        agreements = []
+        for n, (facility_id, vendor_id) in enumerate(sorted(proxy_pairs)):
+            lapsed = n == 0 or rng.random() < 0.03  # expired: privileges by proxy without an agreement (R4)
+            effective = self.days_ago(rng.randint(800, 1500) if lapsed else rng.randint(30, 700))
+            agreements.append(
+                ProxyCredentialingAgreement(
+                    facility_id=facility_id,
+                    vendor_id=vendor_id,
+                    distant_site_name="Distant-site telemedicine entity",
+                    distant_site_kind=DistantSiteKind.TELEMEDICINE_ENTITY,
+                    effective_on=effective,
+                    expires_on=self.days_ago(rng.randint(1, 60)) if lapsed else self.days_ahead(rng.randint(60, 900)),
+                    # A row only, like the BAAs' documents: the file does not exist.
+                    document=f"readers/proxy/scale/{facility_id}-{vendor_id}.pdf",
+                    last_feedback_on=self.days_ago(rng.randint(10, 300)),
+                )
+            )
+        _bulk(ProxyCredentialingAgreement, agreements, self.counts, "proxy_agreements")
+
+    @staticmethod
+    def split_quota(total: int, n: int) -> list[int]:
+        base, extra = divmod(total, n)
+        return [base + (1 if i < extra else 0) for i in range(n)]
+
+    def license(self, person: Radiologist, state: str, *, number: int, rng: random.Random, forced: int):
+        """A practising license of ``state``: mostly far from expiry and verified within the year; the
+        second radiologist's first one expiring soon (R2a) and the third's never re-verified (R5)."""
+        if forced == 1 and number == 0 or rng.random() < 0.03:
+            expires = self.days_ahead(rng.randint(0, 80))
+        else:
+            expires = self.days_ahead(rng.randint(100, 900))
+        stale = forced == 5 and number == 0 or rng.random() < 0.04
+        verified = self.days_ago(rng.randint(380, 900) if stale else rng.randint(5, 300))
+        return StateLicense(
+            radiologist=person,
+            state=state,
+            number=f"{state}-{person.npi[-6:]}-{number}",
+            status=LicenseStatus.ACTIVE,
+            issued_on=expires - datetime.timedelta(days=rng.randint(800, 3000)),
+            expires_on=expires,
+            verification_source=rng.choice((VerificationSource.STATE_BOARD, VerificationSource.FSMB_DOCINFO)),
+            verified_by=rng.choice(self.officers),
+            verified_on=verified,
+        )
 
     # Subcontractors --------------------------------------------------------------------------
 

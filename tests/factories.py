@@ -114,3 +114,82 @@ def user(org: Organization | None = None, role: str = Role.COMPLIANCE_OFFICER, f
     if facilities:
         membership.facilities.set(facilities)
     return account
+
+
+# --- Teleradiology readers (readers app) ---------------------------------------------------------
+
+
+def npi() -> str:
+    """A fresh valid NPI (check digit over the 80840 prefix)."""
+    from readers.npi import with_check_digit
+
+    return with_check_digit(f"1{next(_seq):08d}")
+
+
+def radiologist(vendor_obj: Vendor, **kwargs):
+    """A radiologist on the vendor's roster since two years ago, board certified until in five years."""
+    from readers.models import Radiologist
+
+    kwargs.setdefault("first_name", "Ada")
+    kwargs.setdefault("last_name", f"Reader{next(_seq)}")
+    kwargs.setdefault("npi", npi())
+    kwargs.setdefault("roster_starts_on", days(-730))
+    kwargs.setdefault("board_certified_on", days(-3650))
+    kwargs.setdefault("board_certification_expires_on", days(5 * 365))
+    return Radiologist.objects.create(vendor=vendor_obj, **kwargs)
+
+
+def state_license(radiologist_obj, state: str = "TX", **kwargs):
+    """An active license of ``state``, issued three years ago, expiring in a year, verified last month."""
+    from readers.models import LicenseStatus, StateLicense
+
+    kwargs.setdefault("number", f"L{next(_seq)}")
+    kwargs.setdefault("status", LicenseStatus.ACTIVE)
+    kwargs.setdefault("issued_on", days(-3 * 365))
+    kwargs.setdefault("expires_on", days(365))
+    kwargs.setdefault("verified_on", days(-30))
+    return StateLicense.objects.create(radiologist=radiologist_obj, state=state, **kwargs)
+
+
+def privilege(radiologist_obj, facility_obj: Facility, **kwargs):
+    """Privileges granted directly a year ago, for two years."""
+    from readers.models import Privilege, PrivilegeBasis
+
+    kwargs.setdefault("basis", PrivilegeBasis.DIRECT)
+    kwargs.setdefault("granted_on", days(-365))
+    kwargs.setdefault("expires_on", days(365))
+    return Privilege.objects.create(radiologist=radiologist_obj, facility=facility_obj, **kwargs)
+
+
+def proxy_agreement(facility_obj: Facility, vendor_obj: Vendor, *, document: bool = True, **kwargs):
+    """A proxy-credentialing agreement in force for two years, with a telemedicine entity, signed copy on file."""
+    from django.core.files.base import ContentFile
+
+    from readers.models import DistantSiteKind, ProxyCredentialingAgreement
+
+    kwargs.setdefault("distant_site_name", f"{vendor_obj.legal_name} (distant site)")
+    kwargs.setdefault("distant_site_kind", DistantSiteKind.TELEMEDICINE_ENTITY)
+    kwargs.setdefault("effective_on", days(-365))
+    kwargs.setdefault("expires_on", days(365))
+    agreement_obj = ProxyCredentialingAgreement(facility=facility_obj, vendor=vendor_obj, **kwargs)
+    if document:
+        agreement_obj.document.save("proxy.pdf", ContentFile(MINIMAL_PDF), save=False)
+    agreement_obj.save()
+    return agreement_obj
+
+
+def assignment(radiologist_obj, engagement_obj: Engagement, **kwargs):
+    from readers.models import ReadingAssignment
+
+    kwargs.setdefault("starts_on", days(-365))
+    return ReadingAssignment.objects.create(radiologist=radiologist_obj, engagement=engagement_obj, **kwargs)
+
+
+def reader(engagement_obj: Engagement, **kwargs):
+    """A radiologist of the engagement's vendor reading for it, licensed in the facility's state and
+    privileged there directly: items 2 and 3 met, no reader finding."""
+    person = radiologist(engagement_obj.vendor, **kwargs)
+    state_license(person, engagement_obj.facility.state)
+    privilege(person, engagement_obj.facility)
+    assignment(person, engagement_obj)
+    return person

@@ -74,6 +74,15 @@ def _item(**kwargs):
 
 # Each row: a write that violates one constraint (it must raise IntegrityError), and the same write
 # on the legal side of the boundary (it must succeed), so a constraint that refuses too much fails too.
+def _radiologist(**kwargs):
+    return f.radiologist(f.vendor(category="teleradiology"), **kwargs)
+
+
+@pytest.fixture
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
 VIOLATIONS = [
     pytest.param(
         _baa(effective_on=TODAY, expires_on=TODAY),
@@ -169,12 +178,22 @@ VIOLATIONS = [
     ),
     pytest.param(
         _item(number=4, status=ItemStatus.COMPUTED),
-        _item(number=4, status=ItemStatus.COMPLETE),
+        _item(number=4, status=ItemStatus.COMPLETE, next_review_on=days(300)),
         id="checklist: another item computed",
     ),
     pytest.param(
-        _item(number=3, status=ItemStatus.NOT_APPLICABLE),
-        _item(number=3, status=ItemStatus.NOT_APPLICABLE, not_applicable_reason="Hospital credentials by proxy"),
+        _item(number=2, status=ItemStatus.COMPLETE, next_review_on=days(300)),
+        _item(number=2, status=ItemStatus.COMPUTED),
+        id="checklist: item 2 (licensure) ticked by hand",
+    ),
+    pytest.param(
+        _item(number=4, status=ItemStatus.COMPLETE),
+        _item(number=4, status=ItemStatus.COMPLETE, next_review_on=days(300)),
+        id="checklist: complete item without its next review date",
+    ),
+    pytest.param(
+        _item(number=5, status=ItemStatus.NOT_APPLICABLE),
+        _item(number=5, status=ItemStatus.NOT_APPLICABLE, not_applicable_reason="Reads inside our PACS"),
         id="checklist: not applicable without a reason",
     ),
     pytest.param(
@@ -183,14 +202,58 @@ VIOLATIONS = [
         id="checklist: item number out of range",
     ),
     pytest.param(
-        lambda: (lambda c: [ChecklistItem.objects.create(checklist=c, number=2) for _ in range(2)])(checklist()),
-        lambda: (lambda c: [ChecklistItem.objects.create(checklist=c, number=n) for n in (2, 3)])(checklist()),
+        lambda: (lambda c: [ChecklistItem.objects.create(checklist=c, number=4) for _ in range(2)])(checklist()),
+        lambda: (lambda c: [ChecklistItem.objects.create(checklist=c, number=n) for n in (4, 5)])(checklist()),
         id="checklist: the same item twice",
     ),
     pytest.param(
         lambda: auditor(),
         lambda: auditor(access_expires_on=days(30)),
         id="membership: auditor without an end date",
+    ),
+    pytest.param(
+        lambda: f.state_license(_radiologist(), issued_on=days(10), expires_on=days(10)),
+        lambda: f.state_license(_radiologist(), issued_on=days(10), expires_on=days(11)),
+        id="license: expires on its issue date",
+    ),
+    pytest.param(
+        lambda: (lambda r: f.radiologist(r.vendor, npi=r.npi))(_radiologist()),
+        lambda: (lambda r: f.radiologist(f.vendor(r.vendor.organization, category="teleradiology"), npi=r.npi))(
+            _radiologist()
+        ),
+        id="radiologist: the same NPI twice on one roster",
+    ),
+    pytest.param(
+        lambda: _radiologist(roster_starts_on=days(0), roster_ends_on=days(-1)),
+        lambda: _radiologist(roster_starts_on=days(0), roster_ends_on=days(0)),
+        id="radiologist: leaves the roster before joining",
+    ),
+    pytest.param(
+        lambda: (lambda r: f.privilege(r, f.facility(r.vendor.organization), granted_on=days(5), expires_on=days(1)))(
+            _radiologist()
+        ),
+        lambda: (lambda r: f.privilege(r, f.facility(r.vendor.organization), granted_on=days(5), expires_on=days(6)))(
+            _radiologist()
+        ),
+        id="privilege: ends before it is granted",
+    ),
+    pytest.param(
+        lambda: (lambda r: f.proxy_agreement(f.facility(r.vendor.organization), r.vendor, terminated_on=days(-400)))(
+            _radiologist()
+        ),
+        lambda: (lambda r: f.proxy_agreement(f.facility(r.vendor.organization), r.vendor, terminated_on=days(-300)))(
+            _radiologist()
+        ),
+        id="proxy agreement: terminated before it takes effect",
+    ),
+    pytest.param(
+        lambda: (
+            lambda r: f.assignment(r, f.engagement(r.vendor, f.facility(r.vendor.organization)), ends_on=days(-400))
+        )(_radiologist()),
+        lambda: (
+            lambda r: f.assignment(r, f.engagement(r.vendor, f.facility(r.vendor.organization)), ends_on=days(-1))
+        )(_radiologist()),
+        id="reading assignment: ends before it starts",
     ),
     pytest.param(
         updated(lambda: auditor(access_expires_on=days(30)), access_expires_on=None),
@@ -201,6 +264,7 @@ VIOLATIONS = [
 
 
 @pytest.mark.parametrize(("violation", "legal"), VIOLATIONS)
+@pytest.mark.usefixtures("_media_in_tmp")
 def test_the_database_refuses_the_violation_and_accepts_the_legal_write(violation, legal):
     with pytest.raises(IntegrityError), transaction.atomic():
         violation()

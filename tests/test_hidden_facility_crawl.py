@@ -124,6 +124,13 @@ def _build() -> dict:
                 )
             )
     f.engagement(only_hidden, hidden)
+    # A radiologist reading at both facilities, privileged at both, licensed in neither's state only
+    # partly: findings with and without a facility, and the readers pages to crawl.
+    reader = f.radiologist(tele, first_name="Crawl", last_name="Reader")
+    f.state_license(reader, "TX", expires_on=f.days(30))
+    for engagement in Engagement.objects.filter(vendor=tele):
+        f.assignment(reader, engagement)
+        f.privilege(reader, engagement.facility)
     baa = f.agreement(pacs, facilities=[visible], title="Shared PACS BAA", expires_on=f.days(40))
     # A coverage change in history: the hidden facility added, then removed again.
     baa.covers_all_facilities = False
@@ -145,7 +152,7 @@ def _build() -> dict:
     f.agreement(pacs, facilities=[visible], title="Ended PACS BAA", status=AgreementStatus.TERMINATED)
     verifier = f.user(org, role=Role.ADMIN, username="crawl-verifier")
     for checklist in TeleradiologyChecklist.objects.filter(engagement__vendor=tele):
-        item = checklist.items.get(number=2)
+        item = checklist.items.get(number=4)
         checklist_item_update(
             item=item,
             status=ItemStatus.COMPLETE,

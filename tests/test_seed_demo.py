@@ -76,6 +76,13 @@ def test_it_triggers_each_rule_with_the_intended_case():
         (FindingKind.SUBCONTRACTOR_GAP, "Ambra Health"),
         # Its signed document lacks the subcontractor flow-down (organizations.demo.DEMO_MISSING_PROVISION).
         (FindingKind.BAA_LACKS_PROVISION, "Intelerad Medical Systems"),
+        (FindingKind.READER_UNLICENSED, "vRad (Virtual Radiologic)"),
+        (FindingKind.READER_PROXY_WITHOUT_AGREEMENT, "vRad (Virtual Radiologic)"),
+        (FindingKind.READER_LICENSE_EXPIRING, "StatRad"),
+        (FindingKind.READER_LICENSE_NOT_REVERIFIED, "StatRad"),
+        (FindingKind.READER_NOT_PRIVILEGED, "StatRad"),
+        (FindingKind.READER_BOARD_EXPIRING, "NightHawk Radiology"),
+        (FindingKind.READER_PRIVILEGE_EXPIRING, "NightHawk Radiology"),
     }
 
 

@@ -35,7 +35,7 @@ def _first_url(*candidates: tuple[str, tuple]) -> str:
 @register.simple_tag(takes_context=True)
 def finding_fix(context, finding) -> dict[str, str]:
     """Where to fix a finding, and what to do there, as its kind declares (compliance/kinds.py):
-    a new BAA, the checklist, the agreement or the vendor.
+    a new BAA, the checklist, the radiologist, the agreement or the vendor.
 
     A read-only member gets a link to look at the record, never to a form that would refuse them.
     """
@@ -54,6 +54,11 @@ def finding_fix(context, finding) -> dict[str, str]:
         return {
             "url": _first_url(("checklists:detail", (finding.engagement_id,)), vendor),
             "label": (spec.fix_label or "Open the checklist") if may_change else "Open the checklist",
+        }
+    if page == FixPage.RADIOLOGIST and finding.radiologist_id:  # licenses and privileges are on that page
+        return {
+            "url": _first_url(("readers:radiologist_detail", (finding.radiologist_id,)), vendor),
+            "label": (spec.fix_label or "Open the radiologist") if may_change else "Open the radiologist",
         }
     if finding.agreement_id and page != FixPage.NEW_AGREEMENT:
         label = spec.fix_label if page == FixPage.AGREEMENT and spec.fix_label else "Open the agreement"

@@ -281,9 +281,9 @@ def test_it_alerts_a_checklist_review_that_fell_due():
         )
     )
     checklist_item_update(
-        item=engagement.teleradiology_checklist.items.get(number=2),
+        item=engagement.teleradiology_checklist.items.get(number=4),
         status=ItemStatus.COMPLETE,
-        evidence_note="Licenses checked",
+        evidence_note="VPN and MFA checked",
         verified_by=world.officer,
         verified_on=f.days(-370),
         next_review_on=f.days(-5),
@@ -298,6 +298,30 @@ def test_it_alerts_a_checklist_review_that_fell_due():
         "[Lakeside Imaging Network] Teleradiology checklist review due: NightHawk Reads at Lakeside Imaging Center "
         f"(since {f.days(-5):%Y-%m-%d})"
     )
+
+
+def test_it_reminds_of_a_radiologist_license_on_the_license_calendar():
+    """A license expiring in 100 days: one reminder per recipient 90, 60, 30, 14, 7 and 1 days before."""
+    from vendors.models import VendorCategory
+
+    world = make_world()
+    telerad = f.vendor(world.org, legal_name="NightHawk Reads", category=VendorCategory.TELERADIOLOGY)
+    person = f.radiologist(telerad, first_name="Grace", last_name="Hopper")
+    license_ = f.state_license(person, "TX", expires_on=f.days(100), number="TX-42")
+    sent_on: dict[int, list[str]] = {}
+    for offset in range(0, 101):
+        day = f.TODAY + datetime.timedelta(days=offset)
+        run_rules(world, day)
+        mail.outbox.clear()
+        dispatch(day)
+        licence_mail = [m for m in mail.outbox if "Radiologist credential expiring" in m.subject]
+        if licence_mail:
+            sent_on[(license_.expires_on - day).days] = recipients(licence_mail)
+            assert "TX-42 of Grace Hopper" in licence_mail[0].body
+
+    assert sorted(sent_on, reverse=True) == LEAD_DAYS
+    alerts = Alert.objects.filter(kind=AlertKind.READER_CREDENTIAL)
+    assert sorted(set(alerts.values_list("threshold", flat=True)), reverse=True) == LEAD_DAYS
 
 
 # --- Exactly once ---------------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def test_it_uploads_a_pdf_and_refuses_anything_else(api_world, officer):
     assert entry.object_id == str(response.json()["id"]) and "through the API" in entry.description
 
 
-def test_it_updates_a_checklist_item_but_never_the_computed_item_one(api_world, officer):
+def test_it_updates_a_checklist_item_but_never_the_computed_items_one_to_three(api_world, officer):
     item = api_world.items["own_facility"]
     response = officer.patch(
         f"{API}/checklist-items/{item.pk}/",
@@ -145,10 +145,13 @@ def test_it_updates_a_checklist_item_but_never_the_computed_item_one(api_world, 
     item.refresh_from_db()
     assert item.status == ItemStatus.COMPLETE and item.verified_by == api_world.matrix.users["officer"]
     assert response.json()["verified_by"] == "m_officer"
-    one = ChecklistItem.objects.get(checklist=item.checklist, number=1)
-    response = officer.patch(f"{API}/checklist-items/{one.pk}/", {"status": "complete"}, content_type=JSON)
-    assert response.status_code == 400
-    assert "computed" in str(response.json())
+    for number, source in ((1, "agreements"), (2, "state licenses"), (3, "privileges")):
+        computed = ChecklistItem.objects.get(checklist=item.checklist, number=number)
+        response = officer.patch(f"{API}/checklist-items/{computed.pk}/", {"status": "complete"}, content_type=JSON)
+        assert response.status_code == 400
+        assert f"Item {number} is computed from the" in str(response.json()) and source in str(response.json())
+        computed.refresh_from_db()
+        assert computed.status == ItemStatus.COMPUTED
 
 
 def test_it_acknowledges_a_finding_which_stays_open(api_world, officer):

@@ -19,6 +19,7 @@ from calendars.models import CalendarFeed
 from calendars.services import calendar_feed_create, calendar_feed_revoke
 from checklists.models import ChecklistItem, ItemStatus
 from organizations.models import AccessAction, AccessLogEntry, Membership, Role
+from readers.models import LicenseStatus
 from tests import factories as f
 from tests.support_matrix import BACKEND, assert_matrix, expected_read, matrix_world  # noqa: F401
 from vendors.models import VendorCategory
@@ -55,7 +56,7 @@ def world(db):
     f.agreement(pacs, facilities=[own], title="Evergreen BAA")
     tele = f.vendor(org, legal_name="Calendar Reads", category=VendorCategory.TELERADIOLOGY)
     engagement = engagement_save(engagement=f.engagement(tele, own, service_description="Night reads"))
-    item = ChecklistItem.objects.get(checklist__engagement=engagement, number=2)
+    item = ChecklistItem.objects.get(checklist__engagement=engagement, number=4)
     item.status = ItemStatus.IN_PROGRESS
     item.next_review_on = today + datetime.timedelta(days=45)
     item.save()
@@ -67,6 +68,8 @@ def world(db):
         "renewing": renewing,
         "hidden": hidden,
         "item": item,
+        "telerad": engagement,
+        "other": other,
         "limited": limited,
         "admin": admin,
     }
@@ -95,7 +98,7 @@ def test_the_feed_shows_the_derived_dates_in_the_users_scope(world):
     assert events["Last day to give renewal notice: Renewing BAA (Calendar PACS)"] == renewal_notice_deadline(
         renews_on, notice_days=60
     )
-    assert events["Checklist review due: item 2, Calendar Reads at Calendar Center"] == world["item"].next_review_on
+    assert events["Checklist review due: item 4, Calendar Reads at Calendar Center"] == world["item"].next_review_on
     assert not any("Hidden" in summary for summary in events)  # another facility's agreement
     assert not any("Evergreen" in summary for summary in events)
     uids = [str(event["uid"]) for event in calendar.walk("VEVENT")]
@@ -106,6 +109,39 @@ def test_the_feed_shows_the_derived_dates_in_the_users_scope(world):
     entries = AccessLogEntry.objects.filter(action=AccessAction.EXPORT, object_id=str(feed.pk))
     assert entries.count() == 2 and all("4 events" in entry.description for entry in entries)
     assert CalendarFeed.objects.get(pk=feed.pk).last_fetched_at is not None
+
+
+def test_the_feed_shows_the_readers_license_and_privilege_expiries_in_the_users_scope(world):
+    today, engagement = world["today"], world["telerad"]
+    in_days = lambda n: today + datetime.timedelta(days=n)  # noqa: E731
+    reads = f.radiologist(engagement.vendor, first_name="Rita", last_name="Reads")
+    texas = f.state_license(reads, "TX", expires_on=in_days(200))
+    f.state_license(reads, "OK", expires_on=in_days(50))  # renewed below: that expiry is no longer due
+    renewal = f.state_license(reads, "OK", issued_on=in_days(-5), expires_on=in_days(800))
+    f.state_license(reads, "LA", expires_on=in_days(40), status=LicenseStatus.SUSPENDED)
+    grant = f.privilege(reads, engagement.facility, expires_on=in_days(300))
+    f.privilege(reads, engagement.facility, granted_on=in_days(-800), expires_on=in_days(-60))  # long past
+    gone = f.radiologist(engagement.vendor, first_name="Gone", last_name="Away", roster_ends_on=in_days(-1))
+    f.state_license(gone, "TX", expires_on=in_days(100))
+    org = engagement.vendor.organization
+    elsewhere = f.vendor(org, legal_name="Hidden Reads", category=VendorCategory.TELERADIOLOGY)
+    f.engagement(elsewhere, world["other"])
+    hidden = f.radiologist(elsewhere, first_name="Hidden", last_name="Reader")
+    f.state_license(hidden, "TX", expires_on=in_days(100))
+    f.privilege(hidden, world["other"], expires_on=in_days(100))
+
+    _, secret = calendar_feed_create(user=world["limited"])
+    events = dated(fetch(reverse("calendars:feed", args=[secret])))
+    assert events["State license expires: Rita Reads, Texas (Calendar Reads)"] == texas.expires_on
+    assert events["State license expires: Rita Reads, Oklahoma (Calendar Reads)"] == renewal.expires_on
+    assert events["Privileges end: Rita Reads at Calendar Center (Calendar Reads)"] == grant.expires_on
+    readers = {summary for summary in events if summary.startswith(("State license", "Privileges end"))}
+    assert len(readers) == 3  # no suspended license, no past privileges, nobody off the roster or hidden
+    _, secret = calendar_feed_create(user=world["admin"])
+    events = dated(fetch(reverse("calendars:feed", args=[secret])))
+    assert events["State license expires: Hidden Reader, Texas (Hidden Reads)"] == in_days(100)
+    assert events["Privileges end: Hidden Reader at Hidden Center (Hidden Reads)"] == in_days(100)
+    assert not any("Gone Away" in summary for summary in events)
 
 
 def test_an_administrator_sees_every_facility(world):
@@ -145,6 +181,9 @@ def test_the_feed_costs_the_same_queries_whatever_the_data(world):
     pacs = world["expiring"].vendor
     for n in range(4):
         f.agreement(pacs, title=f"More {n}", expires_on=world["today"] + datetime.timedelta(days=30 + n))
+        person = f.radiologist(world["telerad"].vendor)
+        f.state_license(person, "TX", expires_on=world["today"] + datetime.timedelta(days=60 + n))
+        f.privilege(person, world["telerad"].facility, expires_on=world["today"] + datetime.timedelta(days=90 + n))
     assert count() == before
 
 
@@ -181,8 +220,8 @@ def test_the_agreement_file_is_guarded_like_the_agreement_page(client, matrix_wo
 
 
 def test_new_kinds_of_dates_plug_in_as_event_sources(world):
-    # The extension point for, e.g., the radiologists' license expiries (issue #13).
-    assert set(EVENT_SOURCES) >= {"agreements", "checklist_reviews"}
+    # The extension point the radiologists' license and privilege expiries (issue #13) use.
+    assert set(EVENT_SOURCES) >= {"agreements", "checklist_reviews", "reader_licenses", "reader_privileges"}
     assert all(
         event.on >= world["today"] - datetime.timedelta(days=31) for event in events_for(world["admin"], world["today"])
     )

@@ -21,14 +21,14 @@ def engagement():
 
 @pytest.fixture
 def item(engagement):
-    return checklist_ensure(engagement=engagement).items.get(number=2)
+    return checklist_ensure(engagement=engagement).items.get(number=4)
 
 
-def test_checklist_ensure_creates_the_seven_items_with_item_one_computed(engagement):
+def test_checklist_ensure_creates_the_seven_items_with_items_one_to_three_computed(engagement):
     checklist = checklist_ensure(engagement=engagement)
 
     items = list(checklist.items.order_by("number").values_list("number", "status"))
-    assert items == [(1, ItemStatus.COMPUTED)] + [(n, ItemStatus.NOT_STARTED) for n in range(2, 8)]
+    assert items == [(n, ItemStatus.COMPUTED) for n in (1, 2, 3)] + [(n, ItemStatus.NOT_STARTED) for n in range(4, 8)]
     assert len(items) == len(TELERADIOLOGY_ITEMS)
     assert [item.text for item in checklist.items.order_by("number")] == list(TELERADIOLOGY_ITEMS)
 
@@ -46,7 +46,9 @@ def test_checklist_ensure_is_idempotent(engagement):
 
 def test_checklist_ensure_adds_only_the_missing_items_and_keeps_recorded_ones(engagement, item):
     officer = f.user(engagement.facility.organization)
-    checklist_item_update(item=item, status=ItemStatus.COMPLETE, verified_by=officer, verified_on=days(-1))
+    checklist_item_update(
+        item=item, status=ItemStatus.COMPLETE, verified_by=officer, verified_on=days(-1), next_review_on=days(300)
+    )
     ChecklistItem.objects.filter(checklist__engagement=engagement, number=5).delete()
 
     checklist_ensure(engagement=engagement)
@@ -57,25 +59,34 @@ def test_checklist_ensure_adds_only_the_missing_items_and_keeps_recorded_ones(en
     assert (item.status, item.verified_by) == (ItemStatus.COMPLETE, officer)
 
 
-def test_item_one_cannot_be_set_by_hand(engagement):
+@pytest.mark.parametrize(
+    ("number", "refusal"),
+    [(1, "Item 1 is computed from the agreements"), (2, "state licenses"), (3, "privileges")],
+)
+def test_computed_items_cannot_be_set_by_hand(engagement, number, refusal):
     officer = f.user(engagement.facility.organization)
-    item_one = checklist_ensure(engagement=engagement).items.get(number=1)
+    computed = checklist_ensure(engagement=engagement).items.get(number=number)
 
     for status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE, ItemStatus.NOT_STARTED):
-        with pytest.raises(ValidationError, match="Item 1 is computed"):
+        with pytest.raises(ValidationError, match=refusal):
             checklist_item_update(
-                item=item_one, status=status, verified_by=officer, verified_on=days(-1), not_applicable_reason="x"
+                item=computed,
+                status=status,
+                verified_by=officer,
+                verified_on=days(-1),
+                next_review_on=days(300),
+                not_applicable_reason="x",
             )
 
-    item_one.refresh_from_db()
-    assert (item_one.status, item_one.verified_by) == (ItemStatus.COMPUTED, None)
+    computed.refresh_from_db()
+    assert (computed.status, computed.verified_by) == (ItemStatus.COMPUTED, None)
 
 
 def test_another_item_cannot_be_marked_computed(item):
     with pytest.raises(ValidationError) as refused:
         checklist_item_update(item=item, status=ItemStatus.COMPUTED)
 
-    assert refused.value.message_dict == {"status": ["Only item 1 is computed."]}
+    assert refused.value.message_dict == {"status": ["Only items 1 to 3 are computed."]}
     item.refresh_from_db()
     assert item.status == ItemStatus.NOT_STARTED
 
@@ -84,6 +95,18 @@ def test_a_complete_item_needs_who_verified_it_and_when(item):
     with pytest.raises(ValidationError, match="who verified it and when"):
         checklist_item_update(item=item, status=ItemStatus.COMPLETE, verified_on=days(-1))
 
+    item.refresh_from_db()
+    assert item.status == ItemStatus.NOT_STARTED
+
+
+def test_a_complete_item_needs_its_next_review_date(item):
+    """An item verified years ago with no review date would never be overdue."""
+    officer = f.user(item.checklist.engagement.facility.organization)
+
+    with pytest.raises(ValidationError) as refused:
+        checklist_item_update(item=item, status=ItemStatus.COMPLETE, verified_by=officer, verified_on=days(-1))
+
+    assert refused.value.message_dict == {"next_review_on": ["A complete item needs the date of its next review."]}
     item.refresh_from_db()
     assert item.status == ItemStatus.NOT_STARTED
 

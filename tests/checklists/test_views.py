@@ -80,16 +80,34 @@ def test_it_computes_item_one_from_the_agreements(world):
     assert "Met" in response.content.decode()
 
 
-def test_it_refuses_to_edit_item_one(world):
-    item = _item(world, 1)
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_it_refuses_to_edit_a_computed_item(world, number):
+    item = _item(world, number)
     response = world.client.post(reverse("checklists:item_update", args=[item.pk]), {"status": "complete"})
     assert response.status_code == 302
     item.refresh_from_db()
     assert item.status == ItemStatus.COMPUTED
 
 
+def test_it_computes_items_two_and_three_from_the_readers(world):
+    url = reverse("checklists:detail", args=[world.engagement.pk])
+    context = world.client.get(url).context
+    assert (context["reader_items"].licensed, context["reader_items"].privileged) == (False, False)
+    assert "No radiologist is recorded as reading" in world.client.get(url).content.decode()
+
+    person = f.radiologist(world.vendor, first_name="Lise", last_name="Meitner")
+    f.assignment(person, world.engagement)
+    html = world.client.get(url).content.decode()
+    assert "Lise Meitner" in html and "no active Illinois license" in html and "no current privileges here" in html
+
+    f.state_license(person, world.site.state)
+    f.privilege(person, world.site)
+    context = world.client.get(url).context
+    assert (context["reader_items"].licensed, context["reader_items"].privileged) == (True, True)
+
+
 def test_it_records_the_verification_of_an_item_with_evidence(world, django_capture_on_commit_callbacks):
-    item = _item(world, 2)
+    item = _item(world, 5)
     form = world.client.get(reverse("checklists:item_update", args=[item.pk])).context["form"]
     assert form.initial["verified_by"] == world.officer.pk  # defaults to whoever is verifying
     evidence = SimpleUploadedFile("licenses.pdf", f.MINIMAL_PDF, content_type="application/pdf")
@@ -98,7 +116,7 @@ def test_it_records_the_verification_of_an_item_with_evidence(world, django_capt
             reverse("checklists:item_update", args=[item.pk]),
             {
                 "status": "complete",
-                "evidence_note": "All readers hold Illinois licenses",
+                "evidence_note": "Breach-notification procedure received from the group",
                 "evidence_file": evidence,
                 "verified_by": world.officer.pk,
                 "verified_on": "2026-11-01",
@@ -124,12 +142,13 @@ def test_it_records_the_verification_of_an_item_with_evidence(world, django_capt
         ({"status": "not_applicable"}, "not_applicable_reason", "Say why this item does not apply"),
         ({"status": "complete", "verified_by": ""}, "verified_by", "needs who verified it"),
         ({"status": "complete", "verified_on": ""}, "verified_on", "needs the date it was verified"),
+        ({"status": "complete"}, "next_review_on", "needs the date of its next review"),
         ({"next_review_on": "2026-10-01"}, "next_review_on", "must come after the verification (2026-11-01)"),
         ({"status": "computed"}, "status", "Select a valid choice."),
     ],
 )
 def test_it_explains_what_to_fix_in_an_item(world, data, field, message):
-    item = _item(world, 3)
+    item = _item(world, 6)
     payload = {
         "status": "in_progress",
         "verified_by": world.officer.pk,
@@ -155,7 +174,7 @@ def test_it_refuses_an_executable_as_evidence(world):
 
 def test_it_offers_only_members_of_the_organization_as_verifiers(world):
     outsider = f.user(f.organization(), username="outsider")
-    form = world.client.get(reverse("checklists:item_update", args=[_item(world, 2).pk])).context["form"]
+    form = world.client.get(reverse("checklists:item_update", args=[_item(world, 4).pk])).context["form"]
     assert outsider not in form.fields["verified_by"].queryset
     assert world.officer in form.fields["verified_by"].queryset
 

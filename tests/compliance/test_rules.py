@@ -26,9 +26,19 @@ from compliance.rules import (
     agreements_in_force,
     detect_all,
     with_item_one_computed,
+    with_reader_items_computed,
 )
 from compliance.services import run_compliance
 from organizations.models import Organization
+from readers.models import (
+    DistantSiteKind,
+    ImlcLetter,
+    LicenseStatus,
+    Privilege,
+    PrivilegeBasis,
+    ReadingAssignment,
+    StateLicense,
+)
 from tests import factories as f
 from tests.factories import TODAY, days
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, VendorCategory
@@ -47,6 +57,13 @@ CHECKLIST_INCOMPLETE = FindingKind.CHECKLIST_INCOMPLETE
 REVIEW_OVERDUE = FindingKind.CHECKLIST_REVIEW_OVERDUE
 SUBCONTRACTOR_GAP = FindingKind.SUBCONTRACTOR_GAP
 LACKS_PROVISION = FindingKind.BAA_LACKS_PROVISION
+UNLICENSED = FindingKind.READER_UNLICENSED
+LICENSE_EXPIRING = FindingKind.READER_LICENSE_EXPIRING
+BOARD_EXPIRING = FindingKind.READER_BOARD_EXPIRING
+PRIVILEGE_EXPIRING = FindingKind.READER_PRIVILEGE_EXPIRING
+NOT_PRIVILEGED = FindingKind.READER_NOT_PRIVILEGED
+PROXY_NO_AGREEMENT = FindingKind.READER_PROXY_WITHOUT_AGREEMENT
+NOT_REVERIFIED = FindingKind.READER_LICENSE_NOT_REVERIFIED
 
 
 @pytest.fixture(autouse=True)
@@ -55,11 +72,16 @@ def _media_in_tmp(settings, tmp_path):
 
 
 def subject(obj) -> str:
-    """The finding's subject key, as the engine stores it."""
+    """The finding's subject key, as the engine stores it (a string is one already)."""
+    if isinstance(obj, str):
+        return obj
     prefix = {
         Engagement: "engagement",
         BusinessAssociateAgreement: "agreement",
         SubcontractorLink: "subcontractor_link",
+        ReadingAssignment: "reading_assignment",
+        StateLicense: "state_license",
+        Privilege: "privilege",
     }
     return f"{prefix[type(obj)]}:{obj.pk}"
 
@@ -95,7 +117,8 @@ def covered(org, **engagement_kwargs):
 
 def teleradiology(org, *, status=EngagementStatus.ACTIVE, **kwargs):
     """A teleradiology engagement saved through the service (so it has its 7-item checklist), covered by
-    a BAA executed before PHI access."""
+    a BAA executed before PHI access, with a radiologist reading for it who is licensed in the facility's
+    state and privileged there (checklist items 2 and 3 met)."""
     vendor = f.vendor(org, category=VendorCategory.TELERADIOLOGY)
     engagement = engagement_save(
         engagement=Engagement(
@@ -109,13 +132,15 @@ def teleradiology(org, *, status=EngagementStatus.ACTIVE, **kwargs):
         )
     )
     f.agreement(vendor)
+    f.reader(engagement)
     return engagement
 
 
-MANUAL_ITEMS = range(2, len(TELERADIOLOGY_ITEMS) + 1)
+MANUAL_ITEMS = range(4, len(TELERADIOLOGY_ITEMS) + 1)
+NEXT_REVIEW = days(355)
 
 
-def verify(engagement, *, numbers=MANUAL_ITEMS, next_review_on=None, **kwargs):
+def verify(engagement, *, numbers=MANUAL_ITEMS, next_review_on=NEXT_REVIEW, **kwargs):
     """Record items as complete, verified by an officer of the organization."""
     officer = f.user(engagement.facility.organization)
     for item in ChecklistItem.objects.filter(checklist__engagement=engagement, number__in=list(numbers)):
@@ -576,7 +601,7 @@ def _(org):
 @case("checklist incomplete: one item open")
 def _(org):
     engagement = teleradiology(org)
-    verify(engagement, numbers=range(2, 7))
+    verify(engagement, numbers=range(4, 7))
     return {(CHECKLIST_INCOMPLETE, engagement)}
 
 
@@ -603,7 +628,7 @@ def _(org):
 @case("no finding: one item not applicable with a reason")
 def _(org):
     engagement = teleradiology(org)
-    verify(engagement, numbers=range(2, 7))
+    verify(engagement, numbers=range(4, 7))
     verify(engagement, numbers=[7], status=ItemStatus.NOT_APPLICABLE, not_applicable_reason="Reads in vendor PACS")
     return set()
 
@@ -618,7 +643,7 @@ def _(org):
 def _(org):
     engagement = teleradiology(org)
     verify(engagement)
-    verify(engagement, numbers=[2], next_review_on=days(-1))
+    verify(engagement, numbers=[4], next_review_on=days(-1))
     return {(REVIEW_OVERDUE, engagement)}
 
 
@@ -632,7 +657,7 @@ def _(org):
 @case("review overdue and incomplete: one finding per kind for the engagement")
 def _(org):
     engagement = teleradiology(org)
-    verify(engagement, numbers=[2, 3], next_review_on=days(-30))
+    verify(engagement, numbers=[4, 5], next_review_on=days(-30))
     return {(REVIEW_OVERDUE, engagement), (CHECKLIST_INCOMPLETE, engagement)}
 
 
@@ -712,6 +737,227 @@ def _(org):
     agreement = f.agreement(pacs(org), status=AgreementStatus.TERMINATED, terminated_on=days(-1))
     reviewed(agreement, missing={"P5": "not found"})
     return set()
+
+
+# --- Teleradiology readers ---------------------------------------------------------------------
+# Each case starts from a verified teleradiology engagement in Texas whose own reader is licensed and
+# privileged (no finding), and adds the radiologist under test to it.
+
+
+def reading(org, *, licensed_in: tuple[str, ...] = ("TX",), privileged: bool = True, **kwargs):
+    """A second radiologist reading for a quiet teleradiology engagement: (engagement, radiologist,
+    assignment, licenses, privilege)."""
+    engagement = teleradiology(org)
+    verify(engagement)
+    person = f.radiologist(engagement.vendor, **kwargs)
+    licenses = [f.state_license(person, state) for state in licensed_in]
+    grant = f.privilege(person, engagement.facility) if privileged else None
+    return engagement, person, f.assignment(person, engagement), licenses, grant
+
+
+@case("no finding: reader licensed in the facility's state and privileged directly")
+def _(org):
+    reading(org)
+    return set()
+
+
+@case("unlicensed: reader licensed in another state only")
+def _(org):
+    _, _, assignment, _, _ = reading(org, licensed_in=("OK", "LA"))
+    return {(UNLICENSED, assignment)}
+
+
+@case("license expiring today: still licensed today, expiring finding for 0 days")
+def _(org):
+    _, _, _, (license_,), _ = reading(org)
+    license_.expires_on = TODAY
+    license_.save()
+    return {(LICENSE_EXPIRING, license_)}
+
+
+@case("unlicensed: license expired yesterday")
+def _(org):
+    _, _, assignment, (license_,), _ = reading(org)
+    license_.expires_on = days(-1)
+    license_.save()
+    return {(UNLICENSED, assignment)}
+
+
+@case("unlicensed: license suspended")
+def _(org):
+    _, _, assignment, (license_,), _ = reading(org)
+    license_.status = LicenseStatus.SUSPENDED
+    license_.save()
+    return {(UNLICENSED, assignment)}
+
+
+@case("unlicensed: license issued after today")
+def _(org):
+    _, _, assignment, (license_,), _ = reading(org)
+    license_.issued_on = days(10)
+    license_.expires_on = days(700)
+    license_.save()
+    return {(UNLICENSED, assignment)}
+
+
+@case("IMLC: a letter of qualification alone is no license in the facility's state")
+def _(org):
+    _, person, assignment, _, _ = reading(org, licensed_in=("OK",))
+    ImlcLetter.objects.create(radiologist=person, state_of_principal_license="OK", issued_on=days(-100))
+    return {(UNLICENSED, assignment)}
+
+
+@case("IMLC: a Texas license issued through the compact counts like any other")
+def _(org):
+    _, person, _, _, _ = reading(org, licensed_in=("OK",))
+    letter = ImlcLetter.objects.create(radiologist=person, state_of_principal_license="OK", issued_on=days(-100))
+    f.state_license(person, "TX", imlc_letter=letter)
+    return set()
+
+
+@case("facility moved state: the Texas license no longer covers its patients")
+def _(org):
+    engagement, _, assignment, _, _ = reading(org)
+    facility = engagement.facility
+    facility.state = "OK"
+    facility.save()
+    # The engagement's own reader is licensed in Texas only, too.
+    first = ReadingAssignment.objects.filter(engagement=engagement).exclude(pk=assignment.pk).get()
+    return {(UNLICENSED, assignment), (UNLICENSED, first)}
+
+
+@case("no finding: radiologist removed from the roster, unlicensed and expiring")
+def _(org):
+    _, person, _, (license_,), _ = reading(org, licensed_in=("OK",), roster_ends_on=days(-1))
+    license_.expires_on = days(10)
+    license_.verified_on = None
+    license_.save()
+    person.board_certification_expires_on = days(10)
+    person.save()
+    return set()
+
+
+@case("no finding: assignment ended, engagement still read by its other radiologist")
+def _(org):
+    _, _, assignment, _, _ = reading(org, licensed_in=("OK",), privileged=False)
+    assignment.ends_on = days(-1)
+    assignment.save()
+    return set()
+
+
+@case("checklist incomplete: nobody reads for the engagement any more")
+def _(org):
+    engagement = teleradiology(org)
+    verify(engagement)
+    ReadingAssignment.objects.filter(engagement=engagement).update(ends_on=days(-1))
+    return {(CHECKLIST_INCOMPLETE, engagement)}
+
+
+@case("no finding: unlicensed reader of an offboarded engagement")
+def _(org):
+    engagement, _, _, _, _ = reading(org, licensed_in=("OK",))
+    engagement.status = EngagementStatus.OFFBOARDED
+    engagement.save()
+    return set()
+
+
+@case("board certification expiring within the horizon")
+def _(org):
+    _, person, _, _, _ = reading(org, board_certification_expires_on=days(45))
+    return {(BOARD_EXPIRING, f"board_certification:{person.pk}")}
+
+
+@case("license expiring in 89 days, none renewed; another renewed ahead")
+def _(org):
+    _, person, _, (license_, _), _ = reading(org, licensed_in=("TX", "OK"))
+    license_.expires_on = days(89)
+    license_.save()
+    oklahoma = StateLicense.objects.get(radiologist=person, state="OK")
+    oklahoma.expires_on = days(20)
+    oklahoma.save()
+    f.state_license(person, "OK", issued_on=days(-5), expires_on=days(800))
+    return {(LICENSE_EXPIRING, license_)}
+
+
+@case("not privileged: no privileges at the facility")
+def _(org):
+    _, _, assignment, _, _ = reading(org, privileged=False)
+    return {(NOT_PRIVILEGED, assignment)}
+
+
+@case("not privileged: privileges expired; privileges elsewhere do not count")
+def _(org):
+    engagement, person, assignment, _, grant = reading(org)
+    grant.granted_on, grant.expires_on = days(-800), days(-70)
+    grant.save()
+    f.privilege(person, f.facility(org))
+    return {(NOT_PRIVILEGED, assignment)}
+
+
+@case("privileges expiring within the horizon with no reappointment; another reappointed")
+def _(org):
+    engagement, person, _, _, grant = reading(org)
+    grant.expires_on = days(30)
+    grant.save()
+    other_facility = f.facility(org)
+    f.privilege(person, other_facility, expires_on=days(20))
+    f.privilege(person, other_facility, granted_on=days(-10), expires_on=days(720))
+    return {(PRIVILEGE_EXPIRING, grant)}
+
+
+@case("no finding: privileges by proxy under a written agreement in force")
+def _(org):
+    engagement, person, _, _, _ = reading(org, privileged=False)
+    f.privilege(person, engagement.facility, basis=PrivilegeBasis.PROXY)
+    f.proxy_agreement(engagement.facility, engagement.vendor)
+    return set()
+
+
+@case("proxy without agreement: none on file")
+def _(org):
+    engagement, person, _, _, _ = reading(org, privileged=False)
+    grant = f.privilege(person, engagement.facility, basis=PrivilegeBasis.PROXY)
+    return {(PROXY_NO_AGREEMENT, grant)}
+
+
+@case("proxy without agreement: the agreement expired yesterday")
+def _(org):
+    engagement, person, _, _, _ = reading(org, privileged=False)
+    grant = f.privilege(person, engagement.facility, basis=PrivilegeBasis.PROXY)
+    f.proxy_agreement(engagement.facility, engagement.vendor, effective_on=days(-700), expires_on=days(-1))
+    return {(PROXY_NO_AGREEMENT, grant)}
+
+
+@case("proxy without agreement: terminated, unsigned, or with a hospital outside Medicare")
+def _(org):
+    engagement, person, _, _, _ = reading(org, privileged=False)
+    grant = f.privilege(person, engagement.facility, basis=PrivilegeBasis.PROXY)
+    f.proxy_agreement(engagement.facility, engagement.vendor, terminated_on=TODAY)
+    f.proxy_agreement(engagement.facility, engagement.vendor, document=False)
+    f.proxy_agreement(
+        engagement.facility, engagement.vendor, distant_site_kind=DistantSiteKind.HOSPITAL, medicare_participating=False
+    )
+    f.proxy_agreement(f.facility(org), engagement.vendor)  # in force, but for another facility
+    return {(PROXY_NO_AGREEMENT, grant)}
+
+
+@case("no finding: proxy agreement with a Medicare-participating distant-site hospital")
+def _(org):
+    engagement, person, _, _, _ = reading(org, privileged=False)
+    f.privilege(person, engagement.facility, basis=PrivilegeBasis.PROXY)
+    f.proxy_agreement(
+        engagement.facility, engagement.vendor, distant_site_kind=DistantSiteKind.HOSPITAL, medicare_participating=True
+    )
+    return set()
+
+
+@case("not re-verified: last verified over a year ago, or never; exactly a year ago is fine")
+def _(org):
+    _, person, _, (texas, oklahoma, louisiana), _ = reading(org, licensed_in=("TX", "OK", "LA"))
+    StateLicense.objects.filter(pk=texas.pk).update(verified_on=days(-366))
+    StateLicense.objects.filter(pk=oklahoma.pk).update(verified_on=None)
+    StateLicense.objects.filter(pk=louisiana.pk).update(verified_on=days(-365))
+    return {(NOT_REVERIFIED, texas), (NOT_REVERIFIED, oklahoma)}
 
 
 # --- The table ----------------------------------------------------------------------------------
@@ -810,6 +1056,48 @@ def test_item_one_agrees_with_the_rules():
     )
 
     assert computed == {ok.pk: True, late.pk: False, gap.pk: False, advance.pk: True}
+
+
+def test_items_two_and_three_agree_with_the_rules():
+    """Items 2 and 3 (computed) are true exactly when someone reads for the engagement and rules R1
+    (license), R3 (privileges) and R4 (proxy agreement) find nothing for its readers."""
+    org = f.organization()
+    ok = teleradiology(org)
+    unlicensed, _, _, _, _ = reading(org, licensed_in=("OK",))
+    proxy, person, _, _, _ = reading(org, privileged=False)
+    f.privilege(person, proxy.facility, basis=PrivilegeBasis.PROXY)
+    unread = teleradiology(org)
+    ReadingAssignment.objects.filter(engagement=unread).update(ends_on=days(-1))
+
+    computed = {
+        row["pk"]: (row["readers_licensed"], row["readers_privileged"])
+        for row in with_reader_items_computed(Engagement.objects.filter(facility__organization=org), TODAY).values(
+            "pk", "readers_licensed", "readers_privileged"
+        )
+    }
+
+    assert computed == {
+        ok.pk: (True, True),
+        unlicensed.pk: (False, True),
+        proxy.pk: (True, False),
+        unread.pk: (False, False),
+    }
+
+
+def test_reader_findings_name_the_radiologist_state_and_facility():
+    org = f.organization()
+    engagement, person, assignment, _, _ = reading(org, licensed_in=("OK",), first_name="Grace", last_name="Hopper")
+
+    run_compliance(as_of=TODAY)
+
+    finding = Finding.objects.get(kind=UNLICENSED)
+    assert (finding.radiologist, finding.engagement, finding.facility, finding.vendor) == (
+        person,
+        engagement,
+        engagement.facility,
+        engagement.vendor,
+    )
+    assert "Grace Hopper" in finding.explanation and "active Texas license" in finding.explanation
 
 
 def test_a_superseded_agreement_stops_covering_once_its_successor_is_in_force():

@@ -203,15 +203,18 @@ def world(db) -> World:
     )
     f.agreement(telerad, title="NightHawk BAA", executed_on=f.days(-200), signed_document=False)
     officer = f.user(org, role=Role.COMPLIANCE_OFFICER, username="officer", first_name="Olivia", last_name="Officer")
-    item = engagement.teleradiology_checklist.items.get(number=2)
+    item = engagement.teleradiology_checklist.items.get(number=4)
     checklist_item_update(
         item=item,
         status=ItemStatus.COMPLETE,
-        evidence_note="Texas licenses checked on the TMB site",
+        evidence_note="VPN and named accounts checked with the group's IT",
         verified_by=officer,
         verified_on=f.days(-10),
         next_review_on=f.days(355),
     )
+
+    # A radiologist reading for the engagement, licensed in Texas and privileged directly (items 2 and 3 met).
+    f.reader(engagement, first_name="Grace", last_name="Hopper", npi="1234567893")
 
     aws = f.vendor(org, legal_name="Amazon Web Services", category=VendorCategory.CLOUD_HOSTING)
     f.subcontractor_link(pacs, subcontractor=aws, service_description="Hosting of the PACS archive")

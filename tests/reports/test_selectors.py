@@ -128,10 +128,25 @@ def test_it_lists_the_changes_of_the_last_12_months_with_who_and_what(world):
     assert changed and changed[0].details == ["contact name: none \u2192 Dana Contact"]
     created = [c for c in data.changes if "Aidoc BAA" in c.subject]
     assert created[0].kind == "Created" and created[0].who == "Olivia Officer"
-    item = [c for c in data.changes if c.subject.startswith("Teleradiology checklist item 2")]
+    item = [c for c in data.changes if c.subject.startswith("Teleradiology checklist item 4")]
     assert item and any("Complete" in line for line in item[0].details)
     # Another facility's engagements are not this facility's history.
     assert not any("Riverside Only Billing" in c.subject for c in data.changes)
+
+
+def test_it_lists_who_reads_at_the_facility_with_license_and_privileges(world):
+    data = report_data(organization=world.org, facility=world.facility, as_of=f.TODAY, user=world.officer)
+    (row,) = data.readers
+    assert (row.radiologist_name, row.npi, row.vendor, row.state) == (
+        "Grace Hopper",
+        "1234567893",
+        "NightHawk Reads",
+        "TX",
+    )
+    assert row.license_number and row.license_expires_on == f.days(365)
+    assert (row.privilege_basis, row.privileged_validly) == ("Credentialed directly by the facility", True)
+    items = {item.number: item for item in data.checklists[0].items}
+    assert (items[2].status, items[3].status) == ("Met", "Met")
 
 
 def test_it_leaves_out_changes_older_than_12_months(world):

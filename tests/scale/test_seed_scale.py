@@ -21,6 +21,7 @@ from compliance.rules import RuleContext, detect_all
 from compliance.services import run_compliance
 from facilities.models import Facility
 from organizations.models import Membership, Organization, Role
+from readers.models import Privilege, Radiologist, StateLicense
 from scale import seeding
 from tests import factories
 from vendors.models import Engagement, SubcontractorLink, Vendor
@@ -46,6 +47,15 @@ def scale_counts() -> dict[str, int]:
         "agreements": BusinessAssociateAgreement.objects.filter(organization__in=orgs).count(),
         "checklists": TeleradiologyChecklist.objects.filter(engagement__facility__organization__in=orgs).count(),
         "users": Membership.objects.filter(organization__in=orgs).count(),
+        "radiologists": Radiologist.objects.filter(vendor__organization__in=orgs).count(),
+    }
+
+
+def reader_counts() -> dict[str, int]:
+    orgs = seeding.scale_organizations()
+    return {
+        "licenses": StateLicense.objects.filter(radiologist__vendor__organization__in=orgs).count(),
+        "privileges": Privilege.objects.filter(facility__organization__in=orgs).count(),
     }
 
 
@@ -104,6 +114,12 @@ def fingerprint() -> str:
         Membership.objects.filter(organization__in=orgs).values_list(
             "user__username", "user__first_name", "role", "access_expires_on", "facilities__name"
         ),
+        StateLicense.objects.filter(radiologist__vendor__organization__in=orgs).values_list(
+            "radiologist__npi", "state", "number", "status", "issued_on", "expires_on", "verified_on"
+        ),
+        Privilege.objects.filter(facility__organization__in=orgs).values_list(
+            "radiologist__npi", "facility__name", "basis", "granted_on", "expires_on"
+        ),
     ]
     rows = [sorted(repr(row) for row in queryset) for queryset in querysets]
     return hashlib.sha256(repr(rows).encode()).hexdigest()
@@ -123,13 +139,30 @@ def test_it_creates_the_numbers_of_the_size():
     expected = {name: getattr(TINY, name) for name in scale_counts()}
     assert scale_counts() == expected
     assert {name: counts[name] for name in expected} == expected
+    # Licenses and privileges: at least the size's numbers (each reader needs one per state and facility).
+    readers = reader_counts()
+    assert readers == {name: counts[name] for name in readers}
+    assert TINY.licenses <= readers["licenses"] <= TINY.licenses * 1.2
+    assert TINY.privileges <= readers["privileges"] <= TINY.privileges * 1.2
     assert [org.name for org in seeding.scale_organizations()] == ["Scale Health 01", "Scale Health 02"]
 
 
 def test_the_sizes_keep_small_a_tenth_of_large():
     large, small = seeding.SIZES["large"], seeding.SIZES["small"]
 
-    assert dataclasses.astuple(large) == (20, 1_000, 20_000, 200_000, 120_000, 30_000, 200, 1_000)
+    assert dataclasses.astuple(large) == (
+        20,
+        1_000,
+        20_000,
+        200_000,
+        120_000,
+        30_000,
+        200,
+        1_000,
+        2_000,
+        30_000,
+        60_000,
+    )
     for field in dataclasses.fields(seeding.ScaleSize):
         assert getattr(small, field.name) * 10 <= getattr(large, field.name)
     assert small.flagship_engagements > 0
@@ -213,7 +246,11 @@ def test_the_users_sign_in_with_the_scale_password():
 
 def test_the_rules_run_the_same_queries_whatever_the_size(monkeypatch):
     ctx = RuleContext(as_of=AS_OF, horizon_days=90)
-    monkeypatch.setitem(seeding.SIZES, "double", dataclasses.replace(TINY, vendors=200, engagements=800))
+    monkeypatch.setitem(
+        seeding.SIZES,
+        "double",
+        dataclasses.replace(TINY, vendors=200, engagements=800, radiologists=40, licenses=600, privileges=1200),
+    )
     seeding.seed("tiny", as_of=AS_OF)
     with CaptureQueriesContext(connection) as tiny:
         tiny_detections = detect_all(ctx)

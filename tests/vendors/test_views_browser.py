@@ -23,7 +23,7 @@ def test_it_has_no_serious_accessibility_violation_on_the_inventory_pages(page, 
     sign_in(page, "officer", result.password)
     engagement = Engagement.objects.filter(facility__organization=org, teleradiology_checklist__isnull=False).first()
     agreement = BusinessAssociateAgreement.objects.filter(organization=org).first()
-    item = ChecklistItem.objects.get(checklist__engagement=engagement, number=2)
+    item = ChecklistItem.objects.get(checklist__engagement=engagement, number=4)
     pages = {
         "facilities": reverse("facilities:list"),
         "facility": reverse("facilities:detail", args=[engagement.facility_id]),

@@ -28,7 +28,7 @@ def test_it_serves_valid_html_on_the_inventory_pages(db, tmp_path, settings):
     vendor = engagement.vendor
     facility = engagement.facility
     agreement = BusinessAssociateAgreement.objects.filter(organization=org).first()
-    item = ChecklistItem.objects.filter(checklist__engagement=engagement, number=2).get()
+    item = ChecklistItem.objects.filter(checklist__engagement=engagement, number=4).get()
     link = SubcontractorLink.objects.filter(vendor__organization=org).first()
     pages = {
         "facilities": reverse("facilities:list"),

@@ -1,0 +1,122 @@
+"""Reads of the readers app, always through the permission gate. The licensure matrix consumes the
+findings of the rules (compliance/rules.py, "Teleradiology readers") for what is missing or expiring;
+it re-implements no rule."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+
+from compliance.models import Finding, FindingKind
+from compliance.rules import assignments_active_on, licenses_practising_on, on_roster_q
+from facilities.models import Facility, USState
+from organizations.querysets import Action
+from readers.models import Privilege, ProxyCredentialingAgreement, Radiologist, ReadingAssignment, StateLicense
+from vendors.models import Vendor
+
+
+def roster(user, vendor: Vendor, as_of: datetime.date) -> QuerySet[Radiologist]:
+    """The vendor's radiologists on the roster on ``as_of``."""
+    return Radiologist.objects.restrict(user, Action.VIEW).filter(vendor=vendor).filter(on_roster_q(as_of))
+
+
+def radiologist_page(user, radiologist: Radiologist) -> dict:
+    licenses = StateLicense.objects.restrict(user).filter(radiologist=radiologist).select_related("verified_by")
+    assignments = (
+        ReadingAssignment.objects.restrict(user)
+        .filter(radiologist=radiologist)
+        .select_related("engagement__facility")
+        .order_by("-starts_on")
+    )
+    privileges = Privilege.objects.restrict(user).filter(radiologist=radiologist).select_related("facility")
+    findings = (
+        Finding.objects.restrict(user)
+        .open()
+        .filter(radiologist=radiologist)
+        .select_related("facility")
+        .order_by("kind")
+    )
+    return {
+        "licenses": list(licenses),
+        "imlc_letters": list(radiologist.imlc_letters.all()),
+        "assignments": list(assignments),
+        "privileges": list(privileges),
+        "findings": list(findings),
+    }
+
+
+def proxy_agreements(user, vendor: Vendor) -> QuerySet[ProxyCredentialingAgreement]:
+    return ProxyCredentialingAgreement.objects.restrict(user).filter(vendor=vendor).select_related("facility")
+
+
+@dataclass
+class MatrixCell:
+    license: StateLicense | None = None
+    #: Someone relies on it: the radiologist reads for a facility of this state.
+    needed: bool = False
+    #: The rules report it expiring (open reader_license_expiring finding).
+    expiring: bool = False
+    #: The rules report the radiologist reading without it (open reader_unlicensed finding).
+    missing: bool = False
+
+    @property
+    def css(self) -> str:
+        if self.missing:
+            return "table-danger"
+        if self.expiring:
+            return "table-warning"
+        return ""
+
+
+@dataclass
+class LicensureMatrix:
+    states: list[tuple[str, str]]
+    rows: list[tuple[Radiologist, list[MatrixCell]]] = field(default_factory=list)
+
+
+def licensure_matrix(
+    user, *, as_of: datetime.date, vendor: Vendor | None = None, facility: Facility | None = None
+) -> LicensureMatrix:
+    """Radiologists x states: each cell the practising license of that state, if any; marked missing
+    or expiring as the open findings say. Per vendor: its roster. Per facility: who reads there."""
+    radiologists = Radiologist.objects.restrict(user).filter(on_roster_q(as_of))
+    active = assignments_active_on(as_of)
+    if vendor is not None:
+        radiologists = radiologists.filter(vendor=vendor)
+    if facility is not None:
+        radiologists = radiologists.filter(pk__in=active.filter(engagement__facility=facility).values("radiologist"))
+    people = list(radiologists.order_by("last_name", "first_name", "pk"))
+    ids = [person.pk for person in people]
+    needed: set[tuple[int, str]] = set(
+        active.filter(radiologist__in=ids).values_list("radiologist_id", "engagement__facility__state")
+    )
+    best: dict[tuple[int, str], StateLicense] = {}
+    for license in licenses_practising_on(as_of).filter(radiologist__in=ids).order_by("expires_on"):
+        best[(license.radiologist_id, license.state)] = license  # the one expiring last wins
+    findings = Finding.objects.restrict(user).open().filter(radiologist__in=ids)
+    expiring_ids = {
+        int(key.split(":")[1])
+        for key in findings.filter(kind=FindingKind.READER_LICENSE_EXPIRING).values_list("subject_key", flat=True)
+    }
+    missing = set(findings.filter(kind=FindingKind.READER_UNLICENSED).values_list("radiologist_id", "facility__state"))
+    codes = {state for _, state in needed} | {state for _, state in best}
+    if facility is not None:
+        codes.add(facility.state)
+    states = [(code, USState(code).label) for code in sorted(codes)]
+    matrix = LicensureMatrix(states=states)
+    for person in people:
+        cells = []
+        for code, _ in states:
+            license = best.get((person.pk, code))
+            cells.append(
+                MatrixCell(
+                    license=license,
+                    needed=(person.pk, code) in needed,
+                    expiring=license is not None and license.pk in expiring_ids,
+                    missing=(person.pk, code) in missing,
+                )
+            )
+        matrix.rows.append((person, cells))
+    return matrix
