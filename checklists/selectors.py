@@ -27,7 +27,7 @@ def engagement_with_item_one(user, pk: int, as_of: datetime.date) -> QuerySet[En
     """The engagement (visible to ``user``), annotated with ``baa_before_phi`` (item 1, the rules'
     ``with_item_one_computed``) and the covering agreement to link to: the one in force, or else the
     first one signed."""
-    in_force = covering(agreements_in_force(as_of)).order_by("executed_on", "pk")
+    in_force = covering(agreements_in_force(as_of), as_of=as_of).order_by("executed_on", "pk")
     signed = covering(agreements_signed()).order_by("executed_on", "pk")
     return with_item_one_computed(Engagement.objects.restrict(user, Action.VIEW).filter(pk=pk), as_of).annotate(
         item_one_agreement_id=Subquery(in_force.values("pk")[:1]),

@@ -17,6 +17,7 @@ from checklists.forms import ChecklistItemForm
 from checklists.models import TELERADIOLOGY_ITEMS, ChecklistItem, ItemStatus, checklist_applies
 from checklists.services import checklist_ensure, checklist_item_update
 from compliance.services import schedule_compliance_run
+from compliance.timeline import checklist_item_due
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.models import AccessAction
 from organizations.querysets import Action
@@ -47,6 +48,8 @@ def checklist_detail(request, engagement_pk: int):
     if checklist is None and not checklist_applies(engagement.vendor.category):
         raise Http404("Only teleradiology engagements have this checklist.")
     items = list(selectors.checklist_items(request.user, checklist)) if checklist else []
+    for item in items:  # the due state from the one derivation (rule 8b's), not compared in the template
+        item.review_overdue = checklist_item_due(item.next_review_on, today)
     done = sum(1 for item in items if item.status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE))
     return render(
         request,

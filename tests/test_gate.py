@@ -86,6 +86,14 @@ UNRESTRICTED_QUERIES = {
     ("reports/selectors.py", "_changes"): "history of the scope's records; names through GatedNames",
     ("api/views.py", "base_queryset"): "what to select; api.base.RestrictedViewSet.get_queryset restricts it",
     ("calendars/views.py", "calendar_feed"): "the feed named by its secret; events through its owner's gate",
+    (
+        "agreements/selectors.py",
+        "filter_by_expiry",
+    ): "narrows the caller's restricted list by finding ids, no rows shown",
+    (
+        "compliance/selectors.py",
+        "findings_as_of",
+    ): "names of detections the gate let through; no user: the system report",
 }
 
 #: Selectors that take neither the user nor a queryset, and why.
@@ -106,6 +114,7 @@ SELECTORS_WITHOUT_USER = {
     "vendors/selectors.py:vendors_with_status": "takes the user",
     "vendors/selectors.py:change_history": "takes the HistorySources its callers restricted",
     "vendors/selectors.py:inventory_rows": "takes the vendors its caller selected",
+    "compliance/selectors.py:finding_period": "the period of a finding the gate returned",
 }
 
 GATE_HELPERS = {"get_restricted_object_or_404", "restricted_queryset", "names_through_gate", "GatedNames"}

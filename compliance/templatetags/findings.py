@@ -35,7 +35,7 @@ def _first_url(*candidates: tuple[str, tuple]) -> str:
 @register.simple_tag(takes_context=True)
 def finding_fix(context, finding) -> dict[str, str]:
     """Where to fix a finding, and what to do there, as its kind declares (compliance/kinds.py):
-    a new BAA, the checklist, the agreement or the vendor.
+    a new BAA, the checklist, the risk assessment form, the agreement or the vendor.
 
     A read-only member gets a link to look at the record, never to a form that would refuse them.
     """
@@ -55,6 +55,10 @@ def finding_fix(context, finding) -> dict[str, str]:
             "url": _first_url(("checklists:detail", (finding.engagement_id,)), vendor),
             "label": (spec.fix_label or "Open the checklist") if may_change else "Open the checklist",
         }
+    if page == FixPage.RISK_ASSESSMENT and may_change and finding.pk:
+        url = url_or_empty("compliance:finding_assessment", finding.pk)
+        if url:
+            return {"url": url, "label": spec.fix_label or "Record the risk assessment"}
     if finding.agreement_id and page != FixPage.NEW_AGREEMENT:
         label = spec.fix_label if page == FixPage.AGREEMENT and spec.fix_label else "Open the agreement"
         return {
