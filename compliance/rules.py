@@ -89,6 +89,23 @@ class Detection:
     #: A finding about one period of an engagement (PHI disclosed without a BAA): its first day.
     period_starts_on: datetime.date | None = None
 
+    def finding_fields(self) -> dict:
+        """The fields of the Finding this detection opens (stored by run_compliance, or shown unsaved
+        for another day by compliance.selectors.findings_as_of)."""
+        return {
+            "organization_id": self.organization_id,
+            "kind": self.kind,
+            "severity": self.severity,
+            "subject_key": self.subject_key,
+            "engagement_id": self.engagement_id,
+            "agreement_id": self.agreement_id,
+            "subcontractor_link_id": self.subcontractor_link_id,
+            "vendor_id": self.vendor_id,
+            "facility_id": self.facility_id,
+            "explanation": self.explanation,
+            "due_on": self.due_on,
+        }
+
     @property
     def subject_key(self) -> str:
         if self.engagement_id is not None and self.period_starts_on is not None:

@@ -180,19 +180,9 @@ def findings_as_of(user, organization_id: int, as_of: datetime.date) -> list[Fin
     facilities = Facility.objects.in_bulk({d.facility_id for d in shown if d.facility_id})
     findings = []
     for d in shown:
-        finding = Finding(
-            organization_id=d.organization_id,
-            kind=d.kind,
-            severity=d.severity,
-            subject_key=d.subject_key,
-            engagement_id=d.engagement_id,
-            agreement_id=d.agreement_id,
-            subcontractor_link_id=d.subcontractor_link_id,
-            vendor=vendors[d.vendor_id],
-            facility=facilities.get(d.facility_id),
-            explanation=d.explanation,
-            due_on=d.due_on,
-        )
+        finding = Finding(**d.finding_fields())
+        finding.vendor = vendors[d.vendor_id]
+        finding.facility = facilities.get(d.facility_id)
         findings.append(finding)
     findings.sort(key=lambda x: (SEVERITY_RANK.get(x.severity, 9), x.due_on or datetime.date.max, x.subject_key))
     return findings

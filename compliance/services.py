@@ -95,21 +95,7 @@ def run_compliance(
             )
 
         new = [
-            Finding(
-                organization_id=d.organization_id,
-                kind=d.kind,
-                severity=d.severity,
-                subject_key=d.subject_key,
-                engagement_id=d.engagement_id,
-                agreement_id=d.agreement_id,
-                subcontractor_link_id=d.subcontractor_link_id,
-                vendor_id=d.vendor_id,
-                facility_id=d.facility_id,
-                explanation=d.explanation,
-                due_on=d.due_on,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
+            Finding(**d.finding_fields(), first_seen_at=now, last_seen_at=now)
             for key, d in detected.items()
             if key not in open_findings
         ]
