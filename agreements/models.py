@@ -181,6 +181,59 @@ class BusinessAssociateAgreement(models.Model):
         return f"{self.title} ({self.vendor})"
 
 
+class FacilityCoverageQuerySet(RestrictedQuerySet):
+    organization_lookup = "agreement__organization"
+
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        return Q(facility__in=facility_ids)
+
+
+class FacilityCoverage(models.Model):
+    """When a facility was added to, or removed from, a selective agreement's coverage.
+
+    A facility is covered by an agreement from the day it was added to it, not from the agreement's
+    own date (see compliance/timeline.py). ``covered_facilities`` lists the facilities covered today;
+    these rows date the changes: an open row (no ``removed_on``) dates when a listed facility began to
+    be covered; a closed row keeps the period of a facility removed since. A listed facility without
+    an open row is covered from the agreement's start (what the migration recorded for existing data).
+    """
+
+    agreement = models.ForeignKey(
+        BusinessAssociateAgreement, on_delete=models.PROTECT, related_name="facility_coverage"
+    )
+    facility = models.ForeignKey("facilities.Facility", on_delete=models.PROTECT, related_name="agreement_coverage")
+    added_on = models.DateField(
+        null=True, blank=True, help_text="First day covered; empty: from the agreement's effective date."
+    )
+    removed_on = models.DateField(null=True, blank=True, help_text="First day no longer covered.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FacilityCoverageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agreement", "facility", "added_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(removed_on__isnull=True)
+                | Q(added_on__isnull=True)
+                | Q(removed_on__gt=models.F("added_on")),
+                name="facility_coverage_removed_after_added",
+                violation_error_message="A facility is removed from coverage after it was added.",
+            ),
+            models.UniqueConstraint(
+                fields=["agreement", "facility"],
+                condition=Q(removed_on__isnull=True),
+                name="facility_coverage_one_open_row",
+            ),
+        ]
+        indexes = [models.Index(fields=["agreement", "facility"])]
+
+    def __str__(self) -> str:
+        until = f" until {self.removed_on:%Y-%m-%d}" if self.removed_on else ""
+        since = f"{self.added_on:%Y-%m-%d}" if self.added_on else "the agreement's start"
+        return f"{self.facility} covered by {self.agreement} from {since}{until}"
+
+
 class DocumentKind(models.TextChoices):
     SIGNED_AGREEMENT = "signed", "Signed agreement"
     AMENDMENT = "amendment", "Signed amendment"

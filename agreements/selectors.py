@@ -6,14 +6,31 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce
 
-from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement
+from agreements.models import AgreementDocument, BusinessAssociateAgreement
 from baatracker.history import HistoryEntry, HistorySource, change_history
-from compliance.models import Finding
-from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
+from compliance.models import Finding, FindingKind
 from compliance.selectors import findings_by_urgency, findings_visible_to
+from compliance.timeline import (
+    agreements_in_force,
+    agreements_not_ended,
+    agreements_signed,
+    covering,
+    engagements_with_phi_access,
+)
 from facilities.models import Facility
 from organizations.querysets import HIDDEN_AGREEMENT, HIDDEN_FACILITY, Action, names_through_gate
 from vendors.models import Engagement
@@ -52,6 +69,12 @@ def agreement_list(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgre
                 output_field=IntegerField(),
             ),
             in_force=Exists(agreements_in_force(as_of).filter(pk=OuterRef("pk"))),
+            # Signed, and its span (compliance.timeline) has ended: the list marks its expiry date.
+            has_ended=ExpressionWrapper(
+                Q(Exists(agreements_signed().filter(pk=OuterRef("pk"))))
+                & ~Q(Exists(agreements_not_ended(as_of).filter(pk=OuterRef("pk")))),
+                output_field=BooleanField(),
+            ),
         )
         # The covered facilities the user may see: the gate applies to names too (issue #15 item 4).
         .prefetch_related(
@@ -61,14 +84,19 @@ def agreement_list(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgre
 
 
 def filter_by_expiry(queryset: QuerySet, window: str, as_of: datetime.date) -> QuerySet:
+    """The list's expiry filter, from the one derivation of each state: "expiring within N days" is an
+    open expiring or terminating finding due within N days (the rules decide, so a renewal executed
+    in advance is not expiring here either); "expired" is a signed agreement whose span has ended
+    (compliance.timeline), whatever its status says."""
     if window in (ExpiryWindow.WITHIN_30, ExpiryWindow.WITHIN_60, ExpiryWindow.WITHIN_90):
         end = as_of + datetime.timedelta(days=int(window))
-        return queryset.filter(
-            status=AgreementStatus.EXECUTED, expires_on__isnull=False, expires_on__gte=as_of, expires_on__lte=end
+        ending = Finding.objects.open().filter(
+            kind__in=(FindingKind.BAA_EXPIRING, FindingKind.BAA_TERMINATING), due_on__lte=end
         )
+        return queryset.filter(pk__in=ending.values("agreement_id"))
     if window == ExpiryWindow.EXPIRED:
-        return queryset.filter(
-            Q(status=AgreementStatus.EXPIRED) | Q(status=AgreementStatus.EXECUTED, expires_on__lt=as_of)
+        return queryset.filter(pk__in=agreements_signed().values("pk")).exclude(
+            pk__in=agreements_not_ended(as_of).values("pk")
         )
     if window == ExpiryWindow.EVERGREEN:
         return queryset.filter(expires_on__isnull=True)
@@ -159,7 +187,7 @@ def termination_consequences(
     """The facilities the agreement stops covering and the engagements left without a BAA in force
     from ``terminated_on`` (and still today, for a date in the past).
 
-    Computed with the rules' own building blocks (compliance.rules: PHI access, coverage, in force),
+    Computed with the rules' own building blocks (compliance.timeline: PHI access, dated coverage, in force),
     so that the page promises exactly the findings the rules engine will open.
     """
     facilities, hidden = visible_covered_facilities(user, agreement)
@@ -169,7 +197,7 @@ def termination_consequences(
         losing = (
             engagements_with_phi_access(day)
             .filter(vendor_id=agreement.vendor_id, pk__in=agreement_engagements(user, agreement).values("pk"))
-            .filter(~Exists(covering(others)))
+            .filter(~Exists(covering(others, as_of=day)))
             .select_related("facility")
         )
         for engagement in losing:

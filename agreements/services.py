@@ -15,11 +15,13 @@ from django.utils import timezone
 
 from agreements.models import (
     ALLOWED_TRANSITIONS,
+    SIGNED_STATUSES,
     AgreementDocument,
     AgreementStatus,
     BreachWindowUnit,
     BusinessAssociateAgreement,
     DocumentKind,
+    FacilityCoverage,
     breach_window_max_days,
 )
 from organizations.models import Organization
@@ -384,22 +386,33 @@ def agreement_validate(*, agreement: BusinessAssociateAgreement, covered_facilit
 
 @transaction.atomic
 def agreement_save(
-    *, agreement: BusinessAssociateAgreement, covered_facilities: list | None = None, actor=None
+    *,
+    agreement: BusinessAssociateAgreement,
+    covered_facilities: list | None = None,
+    coverage_changed_on: datetime.date | None = None,
+    actor=None,
 ) -> BusinessAssociateAgreement:
     """Create or update an agreement's terms and coverage (its status moves only by the lifecycle services).
 
     The vendor and every covered facility must belong to the agreement's organization: a BAA never
     crosses the tenant boundary. A user limited to some facilities changes coverage only of their own
     facilities: they may neither narrow an organization-wide agreement nor extend one to all
-    facilities, nor add or remove a facility they do not manage (#15).
+    facilities, nor add or remove a facility they do not manage (#15). A facility added to or removed
+    from a signed agreement is covered from, or no longer covered from, ``coverage_changed_on``
+    (default today), recorded in FacilityCoverage: adding a facility today does not cover its past
+    (compliance/timeline.py).
     """
     facilities = list(covered_facilities) if covered_facilities is not None else None
     agreement_validate(agreement=agreement, covered_facilities=facilities)
     _check_coverage_change(agreement=agreement, covered_facilities=facilities, actor=actor)
+    is_new = agreement.pk is None
     agreement.full_clean()
     agreement.save()
     if facilities is not None:
+        before = set() if is_new else set(agreement.covered_facilities.values_list("pk", flat=True))
+        after = set() if agreement.covers_all_facilities else {facility.pk for facility in facilities}
         agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
+        _date_coverage_changes(agreement, added=after - before, removed=before - after, on=coverage_changed_on)
     return agreement
 
 
@@ -446,3 +459,31 @@ def _check_coverage_change(*, agreement: BusinessAssociateAgreement, covered_fac
         raise ValidationError(
             {"covered_facilities": "You can add or remove only facilities you manage; the others are kept as they are."}
         )
+
+
+def _date_coverage_changes(
+    agreement: BusinessAssociateAgreement, *, added: set[int], removed: set[int], on: datetime.date | None
+) -> None:
+    """Date the facilities added to and removed from a selective agreement's coverage.
+
+    Before the agreement is signed a change dates nothing: its coverage begins with the agreement.
+    """
+    signed = agreement.status in SIGNED_STATUSES and agreement.executed_on is not None
+    day = (on or timezone.localdate()) if signed else None
+    rows = FacilityCoverage.objects.filter(agreement=agreement, removed_on__isnull=True)
+    open_rows = {row.facility_id: row for row in rows.filter(facility_id__in=removed)}
+    for pk in removed:
+        row = open_rows.get(pk)
+        if day is None or (row is not None and row.added_on is not None and row.added_on >= day):
+            if row is not None:
+                row.delete()  # it never covered a day: nothing to keep
+            continue
+        if row is None:  # listed from the agreement's start (see the migration)
+            row = FacilityCoverage(agreement=agreement, facility_id=pk, added_on=None)
+        row.removed_on = day
+        row.full_clean()
+        row.save()
+    already = set(rows.filter(facility_id__in=added).values_list("facility_id", flat=True))
+    FacilityCoverage.objects.bulk_create(
+        FacilityCoverage(agreement=agreement, facility_id=pk, added_on=day) for pk in added - already
+    )

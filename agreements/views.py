@@ -4,6 +4,7 @@ only archive. Every read and write goes through the permission gate (organizatio
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -43,7 +44,9 @@ from agreements.services import (
 )
 from baatracker.forms import add_service_errors
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
+from compliance.models import Finding, FindingKind
 from compliance.services import schedule_compliance_run
+from compliance.timeline import agreement_spans, agreement_state
 from documents.models import OfficerVerdict, Safety
 from documents.selectors import agreement_review
 from facilities.models import Facility
@@ -115,6 +118,7 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
             .first()
         )
     covered, hidden_count = selectors.visible_covered_facilities(request.user, agreement)
+    findings = list(selectors.agreement_findings(request.user, agreement))
     allowed = ALLOWED_TRANSITIONS[AgreementStatus(agreement.status)]
     can_change = can(request, Action.CHANGE)
     scope_refusal = ""
@@ -133,10 +137,23 @@ def _render_detail(request, agreement: BusinessAssociateAgreement, *, status: in
         "review": agreement_review(request.user, agreement),
         "verdicts": OfficerVerdict.choices,
         "breach_units": BreachWindowUnit.choices,
-        "findings": selectors.agreement_findings(request.user, agreement),
+        "findings": findings,
         "engagements": selectors.agreement_engagements(request.user, agreement),
         "history": selectors.agreement_history(request.user, agreement),
         "in_force": selectors.agreements_in_force(today).filter(pk=agreement.pk).exists(),
+        # Derived once (compliance.timeline and the findings), never compared in the template.
+        "state": agreement_state(
+            agreement_spans(today, agreement_ids=[agreement.pk]).get(agreement.pk),
+            today,
+            horizon_days=settings.EXPIRY_HORIZON_DAYS,
+        ),
+        "finding_kinds": {finding.kind for finding in findings},
+        "phi_before_engagements": set(
+            Finding.objects.restrict(request.user, Action.VIEW)
+            .open()
+            .filter(kind=FindingKind.PHI_BEFORE_BAA, vendor_id=agreement.vendor_id)
+            .values_list("engagement_id", flat=True)
+        ),
         "can_change": can_change,
         "simple_transitions": [
             (action, label) for action, (target, label) in SIMPLE_TRANSITIONS.items() if target in allowed

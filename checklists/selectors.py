@@ -37,7 +37,7 @@ def engagement_with_item_one(user, pk: int, as_of: datetime.date) -> QuerySet[En
     ``with_item_one_computed``), ``readers_licensed`` and ``readers_privileged`` (items 2 and 3, the
     rules' ``with_reader_items_computed``) and the covering agreement to link to: the one in force,
     or else the first one signed."""
-    in_force = covering(agreements_in_force(as_of)).order_by("executed_on", "pk")
+    in_force = covering(agreements_in_force(as_of), as_of=as_of).order_by("executed_on", "pk")
     signed = covering(agreements_signed()).order_by("executed_on", "pk")
     engagements = with_item_one_computed(Engagement.objects.restrict(user, Action.VIEW).filter(pk=pk), as_of)
     return with_reader_items_computed(engagements, as_of).annotate(

@@ -24,6 +24,7 @@ from checklists.models import (
 )
 from checklists.services import COMPUTED_REFUSALS, checklist_ensure, checklist_item_update
 from compliance.services import schedule_compliance_run
+from compliance.timeline import checklist_item_due
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.models import AccessAction
 from organizations.querysets import Action
@@ -54,6 +55,8 @@ def checklist_detail(request, engagement_pk: int):
     if checklist is None and not checklist_applies(engagement.vendor.category):
         raise Http404("Only teleradiology engagements have this checklist.")
     items = list(selectors.checklist_items(request.user, checklist)) if checklist else []
+    for item in items:  # the due state from the one derivation (rule 8b's), not compared in the template
+        item.review_overdue = checklist_item_due(item.next_review_on, today)
     done = sum(1 for item in items if item.status in (ItemStatus.COMPLETE, ItemStatus.NOT_APPLICABLE))
     reader_items = selectors.reader_items(request.user, engagement, today)
     return render(

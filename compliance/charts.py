@@ -7,7 +7,9 @@ text is escaped here, so a name never becomes markup.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
@@ -101,3 +103,95 @@ def expirations_chart(months: Sequence[ExpiryMonth], *, chart_id: str = "expiry-
     )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+# --- Coverage timeline -------------------------------------------------------------------------------
+
+PHI_COLOUR = "#6c757d"  # PHI access
+COVERED_COLOUR = "#198754"  # a BAA in force
+GAP_COLOUR = "#b02a37"  # PHI access without a BAA in force
+MARKER_COLOUR = "#0b5ed7"  # the as-of day
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One engagement of the chart: its label, PHI periods and covered/uncovered periods."""
+
+    label: str
+    phi: list[tuple[datetime.date, datetime.date | None]]
+    periods: list  # compliance.timeline.Period
+
+
+def coverage_timeline_chart(
+    rows: Sequence[TimelineRow], *, as_of: datetime.date, chart_id: str = "timeline-chart"
+) -> SafeString:
+    """PHI periods against BAA periods per engagement (facility), gaps in red, the as-of day marked.
+
+    Server-side SVG, so that the PDF report carries the same picture; the page lists the same
+    periods in a table (the text equivalent).
+    """
+    firsts = [start for row in rows for start, _ in row.phi]
+    if not firsts:
+        return mark_safe("")
+    lasts = [end for row in rows for _, end in row.phi if end is not None]
+    begin = min(firsts)
+    end = max([as_of + datetime.timedelta(days=180), *lasts])
+    span_days = max((end - begin).days, 1)
+    label_width, right, top, row_height = 220, 16, 28, 34
+    width = 900
+    plot = width - label_width - right
+    height = top + row_height * len(rows) + 24
+
+    def x_of(day: datetime.date) -> float:
+        return label_width + plot * (min(max(day, begin), end) - begin).days / span_days
+
+    gaps = sum(1 for row in rows for p in row.periods if not p.covered)
+    desc = (
+        f"{len(rows)} engagement(s) from {begin:%Y-%m-%d}; as of {as_of:%Y-%m-%d}. Grey: PHI access; green: a BAA in "
+        f"force; red: PHI access without a BAA in force ({gaps} period(s)). The table below lists every period."
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart timeline-chart" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" id="{chart_id}">',
+        f'<title id="{chart_id}-title">Coverage timeline: PHI access against BAA periods</title>',
+        f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
+    ]
+    for year in range(begin.year + 1, end.year + 1):
+        x = x_of(datetime.date(year, 1, 1))
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 20}" stroke="#dee2e6"/>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{top - 10}" font-size="10" text-anchor="middle" fill="{TEXT_COLOUR}">{year}</text>'
+        )
+    for index, row in enumerate(rows):
+        y = top + index * row_height
+        parts.append(f'<text x="4" y="{y + 20}" font-size="11" fill="{TEXT_COLOUR}">{escape(row.label[:34])}</text>')
+        for start, stop in row.phi:
+            x1, x2 = x_of(start), x_of(stop or end)
+            parts.append(
+                f'<rect x="{x1:.1f}" y="{y + 4}" width="{max(x2 - x1, 1.5):.1f}" height="8" fill="{PHI_COLOUR}">'
+                f"<title>PHI access {start:%Y-%m-%d} to {_until(stop)}</title></rect>"
+            )
+        for period in row.periods:
+            x1, x2 = x_of(period.starts_on), x_of(period.ends_on or end)
+            colour = COVERED_COLOUR if period.covered else GAP_COLOUR
+            what = "BAA in force" if period.covered else "no BAA in force"
+            parts.append(
+                f'<rect x="{x1:.1f}" y="{y + 15}" width="{max(x2 - x1, 1.5):.1f}" height="12" fill="{colour}" '
+                f'data-covered="{str(period.covered).lower()}"><title>{what}: {period.starts_on:%Y-%m-%d} to '
+                f"{_until(period.ends_on)}</title></rect>"
+            )
+    x = x_of(as_of)
+    parts.append(
+        f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 18}" stroke="{MARKER_COLOUR}" '
+        'stroke-width="2" stroke-dasharray="4 3"/>'
+    )
+    parts.append(
+        f'<text x="{x:.1f}" y="{height - 6}" font-size="10" text-anchor="middle" fill="{MARKER_COLOUR}">'
+        f"{as_of:%Y-%m-%d}</text>"
+    )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+def _until(day: datetime.date | None) -> str:
+    return f"{day:%Y-%m-%d}" if day else "open"

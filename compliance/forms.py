@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from compliance import kinds
-from compliance.models import Severity
+from compliance.models import AssessmentOutcome, Severity
 from compliance.selectors import FindingState
 from facilities.models import Facility
 from organizations.querysets import Action
@@ -55,3 +55,23 @@ class FindingAcknowledgeForm(forms.Form):
         help_text="What is being done about it, and by whom. Acknowledging does not resolve the finding: "
         "it is resolved when the data no longer shows the problem.",
     )
+
+
+class BreachRiskAssessmentForm(forms.Form):
+    """45 CFR 164.402(2): the four factors, the outcome, the date and the signed document."""
+
+    nature_and_extent = forms.CharField(
+        label="Nature and extent of the PHI involved", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    unauthorized_person = forms.CharField(
+        label="The unauthorized person who used the PHI or to whom it went", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    acquired_or_viewed = forms.CharField(
+        label="Whether the PHI was actually acquired or viewed", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    mitigation = forms.CharField(
+        label="The extent to which the risk was mitigated", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    outcome = forms.ChoiceField(choices=AssessmentOutcome.choices)
+    assessed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    document = forms.FileField(label="Signed assessment (PDF)")

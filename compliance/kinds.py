@@ -37,6 +37,7 @@ class FixPage(models.TextChoices):
     CHECKLIST = "checklist", "The engagement's teleradiology checklist"
     VENDOR = "vendor", "The vendor"
     RADIOLOGIST = "radiologist", "The radiologist's page (licenses, assignments, privileges)"
+    RISK_ASSESSMENT = "risk_assessment", "The breach risk assessment of the period (45 CFR 164.402(2))"
 
 
 class Subject(models.TextChoices):
@@ -454,6 +455,44 @@ BUILTIN: tuple[FindingKindSpec, ...] = (
         subject=Subject.AGREEMENT,
         fix_page=FixPage.AGREEMENT,
         fix_label="Review the provisions or amend the BAA",
+    ),
+    # Coverage over time (compliance/timeline.py, issue 11).
+    FindingKindSpec(
+        value="phi_without_baa",
+        name="PHI_WITHOUT_BAA",
+        label="PHI disclosed without a BAA in force",
+        citation="45 CFR 164.502(e), 164.402(2)",
+        severity=Severity.HIGH,
+        severity_rule="Always high, until a breach risk assessment of the period is recorded.",
+        subject=Subject.ENGAGEMENT,
+        fix_page=FixPage.RISK_ASSESSMENT,
+        fix_label="Record the risk assessment",
+        due_label="without a BAA since",
+        checklist_item=1,
+    ),
+    FindingKindSpec(
+        value="baa_terminating",
+        name="BAA_TERMINATING",
+        label="BAA terminating",
+        citation="45 CFR 164.502(e)",
+        severity=Severity.HIGH,
+        severity_rule="High within 30 days of the termination date, medium before.",
+        subject=Subject.AGREEMENT,
+        fix_page=FixPage.AGREEMENT,
+        fix_label="Put a successor BAA in place",
+        due_label="terminating on",
+    ),
+    FindingKindSpec(
+        value="coverage_gap_ahead",
+        name="COVERAGE_GAP_AHEAD",
+        label="Coverage gap ahead",
+        citation="45 CFR 164.502(e)",
+        severity=Severity.HIGH,
+        severity_rule="Always high.",
+        subject=Subject.ENGAGEMENT,
+        fix_page=FixPage.AGREEMENT,
+        fix_label="Close the gap in the successor BAA",
+        due_label="no BAA in force from",
     ),
 )
 

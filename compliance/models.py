@@ -3,12 +3,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from simple_history.models import HistoricalRecords
 
 from compliance import kinds
 from compliance.kinds import Severity
 from organizations.querysets import RestrictedQuerySet
 
-__all__ = ["SEVERITY_RANK", "Finding", "FindingKind", "FindingQuerySet", "Severity"]
+__all__ = [
+    "SEVERITY_RANK",
+    "AssessmentOutcome",
+    "BreachRiskAssessment",
+    "Finding",
+    "FindingKind",
+    "FindingQuerySet",
+    "Severity",
+]
 
 
 #: The finding kinds as an enum (``FindingKind.MISSING_BAA``), built from the registry
@@ -139,3 +148,62 @@ class Finding(models.Model):
     @property
     def subject(self):
         return self.engagement or self.agreement or self.subcontractor_link or self.radiologist
+
+
+class AssessmentOutcome(models.TextChoices):
+    LOW_PROBABILITY = "low_probability", "Low probability that the PHI has been compromised (not a breach)"
+    BREACH = "breach", "Breach: notification required (45 CFR 164.404-164.408)"
+
+
+class BreachRiskAssessmentQuerySet(RestrictedQuerySet):
+    organization_lookup = "engagement__facility__organization"
+
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        return Q(engagement__facility__in=facility_ids)
+
+
+class BreachRiskAssessment(models.Model):
+    """The documented risk assessment of a period in which PHI was disclosed without a BAA in force.
+
+    A disclosure to a business associate without a BAA is impermissible (45 CFR 164.502(e)) and is
+    presumed a breach unless a risk assessment of the four factors of 164.402(2) shows a low
+    probability that the PHI has been compromised; the assessment is kept (164.530(j)). Recording one
+    whose period spans a past uncovered period closes that period's finding. Never deleted.
+    """
+
+    engagement = models.ForeignKey(
+        "vendors.Engagement", on_delete=models.PROTECT, related_name="breach_risk_assessments"
+    )
+    period_starts_on = models.DateField(help_text="First day of the uncovered period assessed.")
+    period_ends_on = models.DateField(help_text="Last day of the uncovered period assessed.")
+    # 45 CFR 164.402(2)(i)-(iv): the four factors.
+    nature_and_extent = models.TextField(
+        help_text="The nature and extent of the PHI involved (identifiers, likelihood of re-identification)."
+    )
+    unauthorized_person = models.TextField(help_text="The unauthorized person who used the PHI or to whom it went.")
+    acquired_or_viewed = models.TextField(help_text="Whether the PHI was actually acquired or viewed.")
+    mitigation = models.TextField(help_text="The extent to which the risk to the PHI has been mitigated.")
+    outcome = models.CharField(max_length=32, choices=AssessmentOutcome.choices)
+    assessed_on = models.DateField()
+    assessed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    document = models.FileField(upload_to="assessments/%Y/", help_text="The signed assessment (PDF).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = BreachRiskAssessmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["engagement", "period_starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_ends_on__gte=models.F("period_starts_on")),
+                name="assessment_period_ends_after_start",
+                violation_error_message="The period assessed ends on or after the day it starts.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Risk assessment of {self.period_starts_on:%Y-%m-%d} to {self.period_ends_on:%Y-%m-%d}"
+
+    def covers(self, starts_on, ends_on) -> bool:
+        return self.period_starts_on <= starts_on and self.period_ends_on >= ends_on

@@ -21,10 +21,7 @@ from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, 
 from django.db.models.functions import Concat
 
 from agreements.models import (
-    SIGNED_STATUSES,
     AgreementDocument,
-    AgreementStatus,
-    BusinessAssociateAgreement,
     DocumentKind,
 )
 from agreements.services import renewal_date, renewal_notice_deadline
@@ -36,7 +33,23 @@ from checklists.models import (
     ChecklistItem,
 )
 from compliance import kinds
-from compliance.models import FindingKind, Severity
+from compliance.models import BreachRiskAssessment, FindingKind, Severity
+from compliance.timeline import (
+    AgreementSpan,
+    EndReason,
+    EngagementTimeline,
+    GapReason,
+    Timeline,
+    agreements_in_force,
+    agreements_not_ended,
+    agreements_signed,
+    build_timelines,
+    covering,
+    covering_in_force_on,
+    engagements_with_phi_access,
+    phi_access_q,
+    subcontractor_bound_q,
+)
 from documents.models import OfficerVerdict, ProvisionReview, Safety
 from documents.provisions import PROVISIONS
 from facilities.models import USState
@@ -99,10 +112,33 @@ class Detection:
     radiologist_id: int | None = None
     subject: str | None = None
 
+    #: A finding about one period of an engagement (PHI disclosed without a BAA): its first day.
+    period_starts_on: datetime.date | None = None
+
+    def finding_fields(self) -> dict:
+        """The fields of the Finding this detection opens (stored by run_compliance, or shown unsaved
+        for another day by compliance.selectors.findings_as_of)."""
+        return {
+            "organization_id": self.organization_id,
+            "kind": self.kind,
+            "severity": self.severity,
+            "subject_key": self.subject_key,
+            "engagement_id": self.engagement_id,
+            "agreement_id": self.agreement_id,
+            "subcontractor_link_id": self.subcontractor_link_id,
+            "radiologist_id": self.radiologist_id,
+            "vendor_id": self.vendor_id,
+            "facility_id": self.facility_id,
+            "explanation": self.explanation,
+            "due_on": self.due_on,
+        }
+
     @property
     def subject_key(self) -> str:
         if self.subject is not None:
             return self.subject
+        if self.engagement_id is not None and self.period_starts_on is not None:
+            return f"engagement:{self.engagement_id}:{self.period_starts_on:%Y-%m-%d}"
         if self.engagement_id is not None:
             return f"engagement:{self.engagement_id}"
         if self.agreement_id is not None:
@@ -110,85 +146,72 @@ class Detection:
         return f"subcontractor_link:{self.subcontractor_link_id}"
 
 
-# --- Building blocks, shared by the rules and by the pages that show coverage -------------------
+# --- Building blocks: the coverage timeline (compliance/timeline.py) -----------------------------
+
+# Re-exported: the rules and the pages read coverage from the one timeline module.
+__all__ = [
+    "agreements_in_force",
+    "agreements_not_ended",
+    "agreements_signed",
+    "covering",
+    "covering_in_force_on",
+    "engagements_with_phi_access",
+    "phi_access_q",
+]
 
 
-def phi_access_q() -> Q:
-    """Any of the four verbs of 45 CFR 160.103 (creates, receives, maintains, transmits)."""
-    return Q(phi_creates=True) | Q(phi_receives=True) | Q(phi_maintains=True) | Q(phi_transmits=True)
+def _timeline(ctx: RuleContext) -> Timeline:
+    """The coverage timeline of the run, built once and shared by the rules that read it."""
+    shared = ctx.shared if ctx.shared is not None else {}
+    if "timeline" not in shared:
+        shared["timeline"] = build_timelines(ctx.as_of, organization_id=ctx.organization_id)
+    return shared["timeline"]
 
 
-def engagements_with_phi_access(as_of: datetime.date) -> QuerySet[Engagement]:
-    """Engagements where a business associate touches PHI on ``as_of``.
+def _assessments(ctx: RuleContext) -> dict[int, list[tuple[datetime.date, datetime.date]]]:
+    """Breach risk assessments recorded by ``as_of``, by engagement (one query per run)."""
+    shared = ctx.shared if ctx.shared is not None else {}
+    if "assessments" not in shared:
+        rows = BreachRiskAssessment.objects.filter(assessed_on__lte=ctx.as_of)
+        rows = _scoped(rows, ctx, "engagement__facility__organization")
+        by_engagement: dict[int, list] = defaultdict(list)
+        for engagement_id, first, last in rows.values_list("engagement_id", "period_starts_on", "period_ends_on"):
+            by_engagement[engagement_id].append((first, last))
+        shared["assessments"] = by_engagement
+    return shared["assessments"]
 
-    Active, or planned with its PHI start date reached; not ended; the vendor is not a mere
-    conduit (a conduit only transports data and is not a business associate).
-    """
-    return (
-        Engagement.objects.filter(phi_access_q(), vendor__is_conduit=False)
-        .filter(
-            Q(status=EngagementStatus.ACTIVE)
-            | Q(status=EngagementStatus.PLANNED, phi_access_starts_on__isnull=False, phi_access_starts_on__lte=as_of)
+
+def _assessed(ctx: RuleContext, engagement_id: int, first: datetime.date, last: datetime.date) -> bool:
+    return any(a <= first and b >= last for a, b in _assessments(ctx).get(engagement_id, ()))
+
+
+def _engagement_detection(t: EngagementTimeline, kind: str, severity: str, explanation: str, **extra) -> Detection:
+    return Detection(
+        kind=kind,
+        severity=severity,
+        organization_id=t.organization_id,
+        vendor_id=t.vendor_id,
+        facility_id=t.facility_id,
+        engagement_id=t.engagement_id,
+        explanation=explanation,
+        **extra,
+    )
+
+
+def _how_it_ended(span: AgreementSpan, cause: str, facility_name: str, spans: dict[int, AgreementSpan]) -> str:
+    if cause == EndReason.FACILITY_REMOVED:
+        return f"stopped covering {facility_name}"
+    if cause == EndReason.TERMINATED:
+        return f"was terminated on {span.terminated_on:%Y-%m-%d}"
+    if cause == EndReason.EXPIRES:
+        return f"expired on {span.expires_on:%Y-%m-%d}"
+    if cause == EndReason.SUPERSEDED and span.successor_id in spans:
+        successor = spans[span.successor_id]
+        return (
+            f"was superseded on {successor.starts_on:%Y-%m-%d} by \u201c{successor.title}\u201d, which does not "
+            f"cover {facility_name}"
         )
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=as_of))
-    )
-
-
-def not_lapsed_q(as_of: datetime.date) -> Q:
-    """Not past its expiry on ``as_of``: evergreen (no expiry date), expiring on or after ``as_of``, or
-    auto-renewing (it renews at its date unless notice is given; the nightly job only records the new
-    date, and the rules must not depend on that job having run)."""
-    return Q(expires_on__isnull=True) | Q(expires_on__gte=as_of) | Q(auto_renews=True)
-
-
-def agreements_in_force(as_of: datetime.date) -> QuerySet[BusinessAssociateAgreement]:
-    """Executed, effective on or before ``as_of``, not expired (evergreen when no expiry date).
-
-    A superseded agreement stays in force until its successor takes effect: executing a renewal
-    in advance (effective the day after the old one expires) must not leave the vendor without a
-    BAA in between. Terminated and expired agreements are not in force.
-    """
-    current = Q(status=AgreementStatus.EXECUTED) | Q(
-        status=AgreementStatus.SUPERSEDED, superseded_by__effective_on__gt=as_of
-    )
-    return BusinessAssociateAgreement.objects.filter(current, effective_on__lte=as_of).filter(not_lapsed_q(as_of))
-
-
-def agreements_signed() -> QuerySet[BusinessAssociateAgreement]:
-    """Agreements that were executed at some point, whatever became of them since."""
-    return BusinessAssociateAgreement.objects.filter(status__in=SIGNED_STATUSES, executed_on__isnull=False)
-
-
-def covering(
-    agreements: QuerySet[BusinessAssociateAgreement], *, vendor: str = "vendor", facility: str = "facility"
-) -> QuerySet[BusinessAssociateAgreement]:
-    """Narrow ``agreements`` to those covering the outer row's vendor at the outer row's facility.
-
-    For use inside Exists/Subquery: ``vendor`` and ``facility`` name the outer query's fields.
-    An agreement covers a facility when it covers all of the organization's facilities or lists it.
-    """
-    return agreements.filter(vendor=OuterRef(vendor)).filter(
-        Q(covers_all_facilities=True) | Q(covered_facilities=OuterRef(facility))
-    )
-
-
-def covering_in_force_on(day: str, *, vendor: str = "vendor", facility: str = "facility") -> QuerySet:
-    """Signed agreements that covered the outer row's vendor and facility on the outer row's ``day``.
-
-    Executed on or before that day, and not yet expired or terminated then. An agreement signed
-    years before that had lapsed by then does not count. For use inside Exists.
-    """
-    on_day = OuterRef(day)
-    return (
-        covering(agreements_signed(), vendor=vendor, facility=facility)
-        .filter(executed_on__lte=on_day)
-        .filter(
-            Q(expires_on__isnull=True)
-            | Q(expires_on__gte=on_day)
-            | Q(auto_renews=True, status__in=[AgreementStatus.EXECUTED, AgreementStatus.SUPERSEDED])
-        )
-        .filter(Q(terminated_on__isnull=True) | Q(terminated_on__gt=on_day))
-    )
+    return "is no longer in force"
 
 
 # --- The rules ---------------------------------------------------------------------------------
@@ -212,186 +235,236 @@ _ENGAGEMENT_FIELDS = (
 )
 
 
-def _phi_engagements_without_baa(ctx: RuleContext) -> list[dict]:
-    """Engagements with PHI access today that no BAA in force covers (rules 1 and 2), each with
-    ``lapsed_agreement_id``: the latest signed agreement that covered it before, if any.
-
-    One query, made once per run and shared by both rules: which of the two applies depends only on
-    whether an agreement used to cover the engagement.
-    """
-    shared = ctx.shared if ctx.shared is not None else {}
-    if "uncovered" not in shared:
-        used_to_cover = covering(agreements_signed().filter(effective_on__lte=ctx.as_of))
-        latest = used_to_cover.order_by("-effective_on", "-pk").values("pk")[:1]
-        queryset = (
-            engagements_with_phi_access(ctx.as_of)
-            .filter(~Exists(covering(agreements_in_force(ctx.as_of))))
-            .annotate(lapsed_agreement_id=Subquery(latest))
-        )
-        shared["uncovered"] = list(
-            _scoped(queryset, ctx, "facility__organization").values(*_ENGAGEMENT_FIELDS, "lapsed_agreement_id")
-        )
-    return shared["uncovered"]
+def _current_gaps(ctx: RuleContext):
+    """Engagements uncovered on ``as_of`` while they have PHI access, with their uncovered period."""
+    for t in _timeline(ctx).engagements.values():
+        period = t.period_on(ctx.as_of)
+        if period is not None and not period.covered:
+            yield t, period
 
 
 def missing_baa(ctx: RuleContext) -> Iterable[Detection]:
-    """Rule 1. PHI flows to a business associate with no executed BAA in force covering it.
+    """Rule 1. PHI flows to a business associate and no BAA in force covers it, nor ever did before.
 
     45 CFR 164.502(e) and 164.504(e): a covered entity may disclose PHI to a business associate
     only under a written contract (the BAA), executed before any PHI access.
     """
-    for row in _phi_engagements_without_baa(ctx):
-        if row["lapsed_agreement_id"] is not None:
+    for t, period in _current_gaps(ctx):
+        if period.reason != GapReason.NO_BAA:
             continue  # rule 2's case
-        yield Detection(
-            kind=FindingKind.MISSING_BAA,
-            severity=Severity.CRITICAL,
-            organization_id=row["facility__organization_id"],
-            vendor_id=row["vendor_id"],
-            facility_id=row["facility_id"],
-            engagement_id=row["pk"],
-            explanation=(
-                f"{row['vendor__legal_name']} has PHI access at {row['facility__name']} but no executed BAA in force "
-                "covers it: 45 CFR 164.502(e) and 164.504(e) require a signed BAA before a business associate "
-                "touches PHI."
-            ),
+        yield _engagement_detection(
+            t,
+            FindingKind.MISSING_BAA,
+            Severity.CRITICAL,
+            f"{t.vendor_name} has PHI access at {t.facility_name} but no executed BAA in force covers it: "
+            "45 CFR 164.502(e) and 164.504(e) require a signed BAA before a business associate touches PHI.",
         )
 
 
 def baa_lapsed(ctx: RuleContext) -> Iterable[Detection]:
-    """Rule 2. A BAA that covered the engagement expired or was terminated; PHI access continues.
+    """Rule 2. The BAA that covered the engagement ended (expired, terminated, superseded by one that
+    does not cover the facility, or the facility was removed from it); PHI access continues.
 
-    Reported instead of rule 1 when an agreement used to cover the engagement: the fix is a
-    renewal, and the lapse date matters for the breach analysis (45 CFR 164.502(e)).
+    Reported instead of rule 1 when an agreement covered the engagement's PHI access before: the fix
+    is a renewal, and the lapse date matters for the breach analysis (45 CFR 164.502(e)).
     """
-    rows = [row for row in _phi_engagements_without_baa(ctx) if row["lapsed_agreement_id"] is not None]
-    lapsed = BusinessAssociateAgreement.objects.only("title", "status", "expires_on", "terminated_on").in_bulk(
-        {row["lapsed_agreement_id"] for row in rows}
-    )
-    for row in rows:
-        agreement = lapsed[row["lapsed_agreement_id"]]
-        if agreement.status == AgreementStatus.TERMINATED:
-            how = f"was terminated on {agreement.terminated_on:%Y-%m-%d}"
-        elif agreement.expires_on is not None:
-            how = f"expired on {agreement.expires_on:%Y-%m-%d}"
-        else:
-            how = "is no longer in force"
-        yield Detection(
-            kind=FindingKind.BAA_LAPSED,
-            severity=Severity.CRITICAL,
-            organization_id=row["facility__organization_id"],
-            vendor_id=row["vendor_id"],
-            facility_id=row["facility_id"],
-            engagement_id=row["pk"],
-            agreement_id=agreement.pk,
-            explanation=(
-                f"{row['vendor__legal_name']} still has PHI access at {row['facility__name']}, but its BAA "
-                f"\u201c{agreement.title}\u201d {how}: without a BAA in force every disclosure is "
-                "impermissible under 45 CFR 164.502(e)."
-            ),
+    timeline = _timeline(ctx)
+    for t, period in _current_gaps(ctx):
+        if period.reason != GapReason.LAPSED:
+            continue
+        span = timeline.spans[period.previous_agreement_id]
+        how = _how_it_ended(span, period.cause, t.facility_name, timeline.spans)
+        yield _engagement_detection(
+            t,
+            FindingKind.BAA_LAPSED,
+            Severity.CRITICAL,
+            f"{t.vendor_name} still has PHI access at {t.facility_name}, but its BAA \u201c{span.title}\u201d "
+            f"{how}: without a BAA in force every disclosure is impermissible under 45 CFR 164.502(e).",
+            agreement_id=span.agreement_id,
         )
 
 
 def baa_expiring(ctx: RuleContext) -> Iterable[Detection]:
-    """Rule 3. A BAA in force expires within the horizon and no executed successor supersedes it.
+    """Rule 3. A BAA in force expires within the horizon and no signed successor supersedes it.
 
     For an auto-renewing BAA the date that matters is the non-renewal notice deadline. A lapse
-    leaves the vendor without the contract 45 CFR 164.502(e) requires.
+    leaves the vendor without the contract 45 CFR 164.502(e) requires. A successor that starts late
+    or drops a facility is rule 3c's case (a gap ahead), a termination rule 3b's.
     """
-    executed_successor = BusinessAssociateAgreement.objects.filter(
-        supersedes=OuterRef("pk"), status=AgreementStatus.EXECUTED
-    )
-    rows = (
-        _scoped(agreements_in_force(ctx.as_of), ctx, "organization")
-        .filter(expires_on__isnull=False)
-        # An auto-renewing BAA is due at its notice deadline, which can fall inside the horizon while
-        # its expiry date is beyond it: those are selected here and their deadline checked below.
-        .filter(Q(expires_on__lte=ctx.horizon_end) | Q(auto_renews=True))
-        .filter(~Exists(executed_successor))
-        .values(
-            "pk",
-            "organization_id",
-            "vendor_id",
-            "vendor__legal_name",
-            "title",
-            "expires_on",
-            "auto_renews",
-            "renewal_term_months",
-            "renewal_notice_days",
-        )
-    )
-    for row in rows:
-        if row["auto_renews"]:
+    for span in _timeline(ctx).spans.values():
+        if not span.in_force_on(ctx.as_of) or span.successor_id is not None or span.expires_on is None:
+            continue
+        if span.end_reason == EndReason.OPEN and span.auto_renews:
             # The renewal date the nightly roll-forward will record, if it has not run yet.
-            renews_on = renewal_date(row["expires_on"], term_months=row["renewal_term_months"], as_of=ctx.as_of)
-            due_on = renewal_notice_deadline(renews_on, notice_days=row["renewal_notice_days"])
-            if due_on < ctx.as_of:
-                continue  # past the notice deadline: it renews; the nightly roll-forward extends it
-            if due_on > ctx.horizon_end:
-                continue
+            renews_on = renewal_date(span.expires_on, term_months=span.renewal_term_months, as_of=ctx.as_of)
+            due_on = renewal_notice_deadline(renews_on, notice_days=span.renewal_notice_days)
+            if due_on < ctx.as_of or due_on > ctx.horizon_end:
+                continue  # past the notice deadline it renews; beyond the horizon it can wait
             what = (
                 f"renews automatically on {renews_on:%Y-%m-%d}; the notice deadline to renegotiate or "
                 f"stop it is {due_on:%Y-%m-%d}"
             )
-        else:
-            due_on = row["expires_on"]
+        elif span.end_reason == EndReason.EXPIRES and span.ends_on <= ctx.horizon_end:
+            due_on = span.ends_on
             what = f"expires on {due_on:%Y-%m-%d} and no executed successor agreement supersedes it"
+        else:
+            continue
         days_left = (due_on - ctx.as_of).days
         yield Detection(
             kind=FindingKind.BAA_EXPIRING,
             severity=Severity.HIGH if days_left <= URGENT_WITHIN_DAYS else Severity.MEDIUM,
-            organization_id=row["organization_id"],
-            vendor_id=row["vendor_id"],
-            agreement_id=row["pk"],
+            organization_id=span.organization_id,
+            vendor_id=span.vendor_id,
+            agreement_id=span.agreement_id,
             due_on=due_on,
             explanation=(
-                f"The BAA \u201c{row['title']}\u201d with {row['vendor__legal_name']} {what} ({days_left} days): "
+                f"The BAA \u201c{span.title}\u201d with {span.vendor_name} {what} ({days_left} days): "
                 "renew it in time, or PHI disclosures lose the contract 45 CFR 164.502(e) requires."
             ),
         )
+
+
+def baa_terminating(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule 3b. A BAA in force has a termination date ahead: it covers until then, not after.
+
+    A scheduled termination is not a lapse (the BAA is in force until its date); it is a warning,
+    so that a successor is in place before PHI disclosures lose their contract (45 CFR 164.502(e)).
+    """
+    for span in _timeline(ctx).spans.values():
+        if not span.in_force_on(ctx.as_of) or span.end_reason != EndReason.TERMINATED:
+            continue
+        days_left = (span.terminated_on - ctx.as_of).days
+        yield Detection(
+            kind=FindingKind.BAA_TERMINATING,
+            severity=Severity.HIGH if days_left <= URGENT_WITHIN_DAYS else Severity.MEDIUM,
+            organization_id=span.organization_id,
+            vendor_id=span.vendor_id,
+            agreement_id=span.agreement_id,
+            due_on=span.terminated_on,
+            explanation=(
+                f"The BAA \u201c{span.title}\u201d with {span.vendor_name} is terminating on "
+                f"{span.terminated_on:%Y-%m-%d} ({days_left} days): it covers PHI disclosures until then; without "
+                "a new BAA in force from that day they are impermissible under 45 CFR 164.502(e)."
+            ),
+        )
+
+
+def coverage_gap_ahead(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule 3c. An engagement covered today has a gap ahead within the horizon although a successor
+    is signed: the successor takes effect late, or does not cover the facility (or the facility's
+    removal from the agreement is dated ahead). Days without a BAA while PHI flows are impermissible
+    disclosures (45 CFR 164.502(e)); expiry or termination with no successor are rules 3 and 3b.
+    """
+    timeline = _timeline(ctx)
+    for t in timeline.engagements.values():
+        if not t.covered_on(ctx.as_of):
+            continue
+        gap = next((p for p in t.periods if not p.covered and p.starts_on > ctx.as_of), None)
+        if gap is None or gap.starts_on > ctx.horizon_end or gap.previous_agreement_id is None:
+            continue
+        span = timeline.spans[gap.previous_agreement_id]
+        successor = timeline.spans.get(span.successor_id) if span.successor_id is not None else None
+        if gap.cause == EndReason.FACILITY_REMOVED:
+            what = f"\u201c{span.title}\u201d stops covering {t.facility_name} on {gap.starts_on:%Y-%m-%d}"
+        elif successor is None:
+            continue  # rule 3 or 3b warns of an expiry or termination with no successor
+        elif gap.cause == EndReason.SUPERSEDED:
+            what = (
+                f"its successor \u201c{successor.title}\u201d takes effect on {successor.starts_on:%Y-%m-%d} and does "
+                f"not cover {t.facility_name}"
+            )
+        else:
+            what = (
+                f"\u201c{span.title}\u201d ends on {span.ends_on:%Y-%m-%d} and its successor "
+                f"\u201c{successor.title}\u201d takes effect only on {successor.starts_on:%Y-%m-%d}"
+            )
+        length = f"{gap.days} days" if gap.days is not None else "open-ended"
+        yield _engagement_detection(
+            t,
+            FindingKind.COVERAGE_GAP_AHEAD,
+            Severity.HIGH,
+            f"{t.vendor_name} at {t.facility_name} will have PHI access without a BAA in force from "
+            f"{gap.starts_on:%Y-%m-%d} ({length}): {what}. 45 CFR 164.502(e) requires a BAA in force every day.",
+            agreement_id=span.agreement_id,
+            due_on=gap.starts_on,
+        )
+
+
+def _phi_before_baa(ctx: RuleContext, t: EngagementTimeline) -> tuple[datetime.date, AgreementSpan] | None:
+    """Rule 4's case: the first PHI day was uncovered, and the coverage that ended that first gap came
+    from a BAA executed after PHI access started. Its execution date and span, else None."""
+    if t.phi_starts_on is None or t.phi_starts_on > ctx.as_of or len(t.periods) < 2 or t.periods[0].covered:
+        return None
+    span = _timeline(ctx).spans[t.periods[1].agreement_id]
+    if span.executed_on <= t.phi_starts_on:
+        return None  # signed in time, in force only later: a gap of its own (rule 4b)
+    return span.executed_on, span
 
 
 def phi_before_baa(ctx: RuleContext) -> Iterable[Detection]:
     """Rule 4. PHI access started before the covering BAA was executed.
 
     The BAA must be executed before any PHI access (45 CFR 164.502(e)(1), 164.308(b)(1)); access
-    before signature was an impermissible disclosure, even if a BAA exists now.
+    before signature was an impermissible disclosure, even if a BAA exists now. It stays a finding
+    until a breach risk assessment of that first period is recorded (45 CFR 164.402(2)).
     """
-    # Only a BAA in force on the first PHI day counts: one signed years before that had lapsed by
-    # then did not cover the access. Without a BAA executed since, it is rule 1's or rule 2's case.
-    signed_later = covering(agreements_signed()).filter(executed_on__gt=OuterRef("phi_access_starts_on"))
-    first_executed = signed_later.order_by("executed_on").values("executed_on")[:1]
-    queryset = (
-        Engagement.objects.filter(phi_access_q(), vendor__is_conduit=False)
-        .filter(phi_access_starts_on__isnull=False, phi_access_starts_on__lte=ctx.as_of)
-        .filter(Exists(signed_later), ~Exists(covering_in_force_on("phi_access_starts_on")))
-        .annotate(first_executed_on=Subquery(first_executed))
-    )
-    rows = _scoped(queryset, ctx, "facility__organization").values(*_ENGAGEMENT_FIELDS, "first_executed_on")
-    for row in rows:
-        gap = (row["first_executed_on"] - row["phi_access_starts_on"]).days
-        yield Detection(
-            kind=FindingKind.PHI_BEFORE_BAA,
-            severity=Severity.HIGH,
-            organization_id=row["facility__organization_id"],
-            vendor_id=row["vendor_id"],
-            facility_id=row["facility_id"],
-            engagement_id=row["pk"],
-            due_on=row["phi_access_starts_on"],
-            explanation=(
-                f"{row['vendor__legal_name']} had PHI access at {row['facility__name']} from "
-                f"{row['phi_access_starts_on']:%Y-%m-%d}, {gap} days before a covering BAA was executed on "
-                f"{row['first_executed_on']:%Y-%m-%d}: 45 CFR 164.502(e)(1) requires the BAA before any PHI access."
-            ),
+    for t in _timeline(ctx).engagements.values():
+        found = _phi_before_baa(ctx, t)
+        if found is None:
+            continue
+        first = t.periods[0]
+        if (
+            first.ends_on is not None
+            and first.ends_on < ctx.as_of
+            and _assessed(ctx, t.engagement_id, first.starts_on, first.ends_on)
+        ):
+            continue
+        executed_on, _ = found
+        gap = (executed_on - t.phi_starts_on).days
+        yield _engagement_detection(
+            t,
+            FindingKind.PHI_BEFORE_BAA,
+            Severity.HIGH,
+            f"{t.vendor_name} had PHI access at {t.facility_name} from {t.phi_starts_on:%Y-%m-%d}, {gap} days "
+            f"before a covering BAA was executed on {executed_on:%Y-%m-%d}: 45 CFR 164.502(e)(1) requires the BAA "
+            "before any PHI access.",
+            due_on=t.phi_starts_on,
         )
 
 
-def _executed_agreements(ctx: RuleContext) -> QuerySet[BusinessAssociateAgreement]:
-    """Executed and not past their expiry date (expired ones are rule 2's business)."""
-    queryset = BusinessAssociateAgreement.objects.filter(status=AgreementStatus.EXECUTED).filter(
-        not_lapsed_q(ctx.as_of)
-    )
-    return _scoped(queryset, ctx, "organization")
+def phi_without_baa(ctx: RuleContext) -> Iterable[Detection]:
+    """Rule 4b. A past period of PHI access with no BAA in force: an impermissible disclosure.
+
+    45 CFR 164.502(e): every day of PHI access outside a BAA in force was a disclosure the Privacy
+    Rule does not permit; it does not heal when a BAA is signed later. It is presumed a breach unless
+    a risk assessment of the four factors of 164.402(2) shows a low probability of compromise, so
+    the finding stays open until such an assessment of the period is recorded (164.530(j)). The
+    first period before a BAA executed later is rule 4's finding.
+    """
+    for t in _timeline(ctx).engagements.values():
+        past = t.uncovered_before(ctx.as_of)
+        if past and past[0] is t.periods[0] and _phi_before_baa(ctx, t) is not None:
+            past = past[1:]
+        for period in past:
+            if _assessed(ctx, t.engagement_id, period.starts_on, period.ends_on):
+                continue
+            yield _engagement_detection(
+                t,
+                FindingKind.PHI_WITHOUT_BAA,
+                Severity.HIGH,
+                f"{t.vendor_name} had PHI access at {t.facility_name} from {period.starts_on:%Y-%m-%d} to "
+                f"{period.ends_on:%Y-%m-%d} ({period.days} days) with no BAA in force: each disclosure was "
+                "impermissible under 45 CFR 164.502(e). Record a breach risk assessment of the period "
+                "(45 CFR 164.402(2), four factors).",
+                due_on=period.starts_on,
+                period_starts_on=period.starts_on,
+            )
+
+
+def _executed_agreements(ctx: RuleContext) -> QuerySet:
+    """Signed by ``as_of`` and in force then or later (from their dates): a superseded BAA governs
+    until its successor takes effect, so its defects matter until then; ended ones are rule 2's."""
+    return _scoped(agreements_not_ended(ctx.as_of), ctx, "organization")
 
 
 def _agreement_detection(row: dict, kind: str, severity: str, explanation: str) -> Detection:
@@ -453,7 +526,8 @@ def pre_omnibus_baa(ctx: RuleContext) -> Iterable[Detection]:
     rows = (
         _executed_agreements(ctx)
         .filter(executed_on__lt=OMNIBUS_COMPLIANCE_DATE)
-        .filter(Q(amended_on__isnull=True) | Q(amended_on__lt=OMNIBUS_COMPLIANCE_DATE))
+        # An amendment counts from its date: as of a day before it, the BAA was not yet amended.
+        .filter(Q(amended_on__isnull=True) | Q(amended_on__lt=OMNIBUS_COMPLIANCE_DATE) | Q(amended_on__gt=ctx.as_of))
         .values(*_AGREEMENT_FIELDS)
     )
     for row in rows:
@@ -468,8 +542,11 @@ def pre_omnibus_baa(ctx: RuleContext) -> Iterable[Detection]:
 
 
 def _teleradiology_engagements(ctx: RuleContext) -> QuerySet[Engagement]:
-    queryset = Engagement.objects.filter(vendor__category__in=settings.CHECKLIST_VENDOR_CATEGORIES).exclude(
-        status=EngagementStatus.OFFBOARDED
+    # An engagement that ended before ``as_of`` has no checklist to keep, whatever its status says.
+    queryset = (
+        Engagement.objects.filter(vendor__category__in=settings.CHECKLIST_VENDOR_CATEGORIES)
+        .exclude(status=EngagementStatus.OFFBOARDED)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=ctx.as_of))
     )
     return _scoped(queryset, ctx, "facility__organization")
 
@@ -568,8 +645,13 @@ def subcontractor_gap(ctx: RuleContext) -> Iterable[Detection]:
     45 CFR 164.502(e)(1)(ii) and 164.308(b)(2): the business associate must bind its subcontractors
     with a BAA of its own; the covered entity should obtain that assurance.
     """
-    queryset = SubcontractorLink.objects.filter(
-        touches_phi=True, downstream_baa_attested_on__isnull=True, subcontractor__is_conduit=False
+    # Only an attestation (and a downstream BAA) dated on or before ``as_of`` counts: a future-dated
+    # one does not bind the subcontractor yet.
+    attested = subcontractor_bound_q(ctx.as_of)
+    queryset = (
+        SubcontractorLink.objects.filter(touches_phi=True, subcontractor__is_conduit=False)
+        .filter(Q(phi_access_starts_on__isnull=True) | Q(phi_access_starts_on__lte=ctx.as_of))
+        .exclude(attested)
     )
     rows = _scoped(queryset, ctx, "vendor__organization").values(
         "pk", "vendor_id", "vendor__legal_name", "subcontractor__legal_name", "vendor__organization_id"
@@ -1088,6 +1170,10 @@ RULES: tuple[Rule, ...] = (
     Rule(FindingKind.READER_NOT_PRIVILEGED, reader_not_privileged),
     Rule(FindingKind.READER_PROXY_WITHOUT_AGREEMENT, reader_proxy_without_agreement),
     Rule(FindingKind.READER_LICENSE_NOT_REVERIFIED, reader_license_not_reverified),
+    # Coverage over time (issue 11).
+    Rule(FindingKind.PHI_WITHOUT_BAA, phi_without_baa),
+    Rule(FindingKind.BAA_TERMINATING, baa_terminating),
+    Rule(FindingKind.COVERAGE_GAP_AHEAD, coverage_gap_ahead),
 )
 RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
 
@@ -1101,23 +1187,24 @@ def active_rules() -> tuple[Rule, ...]:
 
 
 def detect_all(ctx: RuleContext) -> list[Detection]:
-    """Every problem the rules detect: at most one query per rule, whatever the size of the data."""
+    """Every problem the rules detect: a fixed number of queries (the shared timeline, then at most
+    one per rule), whatever the size of the data. Writes nothing."""
     run = replace(ctx, shared={})
     return [detection for rule in active_rules() for detection in rule.detect(run)]
 
 
 def with_item_one_computed(engagements: QuerySet[Engagement], as_of: datetime.date) -> QuerySet[Engagement]:
-    """Annotate ``baa_before_phi``: teleradiology checklist item 1, computed from the agreements.
+    """Annotate ``baa_before_phi``: teleradiology checklist item 1, computed from the agreements' dates.
 
-    True when a BAA in force covers the engagement and, if PHI access has started, a covering BAA
-    was in force on its first day. The same building blocks as rules 1, 2 and 4, so the
-    checklist and the findings never disagree.
+    True when a BAA in force covers the engagement on ``as_of`` and, if PHI access has started, a
+    covering BAA was in force on its first day (from the effective date, not the execution date).
+    The timeline's definitions, so the checklist and rules 1, 2 and 4 never disagree.
     """
     phi_not_started = Q(phi_access_starts_on__isnull=True) | Q(phi_access_starts_on__gt=as_of)
-    in_force_on_first_day = covering_in_force_on("phi_access_starts_on")
     return engagements.annotate(
         baa_before_phi=ExpressionWrapper(
-            Q(Exists(covering(agreements_in_force(as_of)))) & (phi_not_started | Q(Exists(in_force_on_first_day))),
+            Q(Exists(covering(agreements_in_force(as_of), as_of=as_of)))
+            & (phi_not_started | Q(Exists(covering_in_force_on("phi_access_starts_on")))),
             output_field=BooleanField(),
         )
     )

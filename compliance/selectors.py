@@ -17,11 +17,21 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from agreements.models import BusinessAssociateAgreement
 from compliance import kinds
-from compliance.models import SEVERITY_RANK, Finding, Severity
-from compliance.rules import agreements_in_force, covering, engagements_with_phi_access
+from compliance.models import SEVERITY_RANK, Finding, FindingKind, Severity
+from compliance.timeline import (
+    AgreementState,
+    EndReason,
+    agreement_spans,
+    agreement_state,
+    agreements_in_force,
+    build_timelines,
+    covering,
+    engagements_with_phi_access,
+)
 from facilities.models import Facility
 from organizations.querysets import Action
 from vendors.models import Engagement, Vendor
@@ -134,37 +144,92 @@ def _covered_q(user, as_of: datetime.date) -> Q:
     """Covered by an executed BAA in force. Through the permission gate like everything else: an
     agreement covering a facility the user sees is visible to the user, and the gate narrows the
     agreements to the organization's, which lets PostgreSQL use the (organization, vendor, status) index."""
-    return Q(Exists(covering(agreements_in_force(as_of).restrict(user, Action.VIEW))))
+    return Q(Exists(covering(agreements_in_force(as_of).restrict(user, Action.VIEW), as_of=as_of)))
 
 
-def dashboard(user, as_of: datetime.date) -> Dashboard:
-    """Everything the dashboard shows, in eight queries whatever the size of the inventory."""
+def findings_as_of(user, organization_id: int, as_of: datetime.date) -> list[Finding]:
+    """The findings that were (or will be) open on ``as_of``, from the rules over the dates on record,
+    as unsaved Finding objects the pages can show; visible to ``user`` like the stored ones (the gate of
+    each subject: facility, agreement, subcontractor link). ``user`` None is the command line's report
+    of the whole organization (as reports.selectors.Scope). Writes nothing
+    (compliance.services.evaluate_compliance). A fixed number of queries."""
+    from compliance.services import evaluate_compliance
+    from vendors.models import SubcontractorLink
+
+    def visible(model):
+        if user is None:
+            return model.objects.for_organization(organization_id)
+        return model.objects.restrict(user, Action.VIEW).for_organization(organization_id)
+
+    detections = evaluate_compliance(as_of=as_of, organization_id=organization_id)
+    visible_facilities = set(visible(Facility).values_list("pk", flat=True))
+    agreement_ids = {d.agreement_id for d in detections if d.facility_id is None and d.agreement_id}
+    link_ids = {d.subcontractor_link_id for d in detections if d.subcontractor_link_id}
+    visible_agreements = set(
+        visible(BusinessAssociateAgreement).filter(pk__in=agreement_ids).values_list("pk", flat=True)
+    )
+    visible_links = set(visible(SubcontractorLink).filter(pk__in=link_ids).values_list("pk", flat=True))
+    shown = [
+        d
+        for d in detections
+        if (d.facility_id in visible_facilities)
+        or (d.facility_id is None and d.subcontractor_link_id in visible_links)
+        or (d.facility_id is None and d.subcontractor_link_id is None and d.agreement_id in visible_agreements)
+    ]
+    vendors = Vendor.objects.in_bulk({d.vendor_id for d in shown})
+    facilities = Facility.objects.in_bulk({d.facility_id for d in shown if d.facility_id})
+    findings = []
+    for d in shown:
+        finding = Finding(**d.finding_fields())
+        finding.vendor = vendors[d.vendor_id]
+        finding.facility = facilities.get(d.facility_id)
+        findings.append(finding)
+    findings.sort(key=lambda x: (SEVERITY_RANK.get(x.severity, 9), x.due_on or datetime.date.max, x.subject_key))
+    return findings
+
+
+def dashboard(user, as_of: datetime.date, *, as_of_findings: list[Finding] | None = None) -> Dashboard:
+    """Everything the dashboard shows, in eight queries whatever the size of the inventory.
+
+    ``as_of_findings`` (``findings_as_of``) replaces the stored findings for a day other than today:
+    coverage and findings then both describe that day, and nothing is written.
+    """
     phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
     # A vendor is covered when every one of its PHI engagements (that the user sees) is covered.
     vendors_with_phi = phi_engagements.aggregate(n=Count("vendor", distinct=True))["n"]
     uncovered = phi_engagements.filter(~_covered_q(user, as_of))
     vendors_with_gaps = uncovered.aggregate(n=Count("vendor", distinct=True))["n"]
 
-    open_findings = Finding.objects.restrict(user, Action.VIEW).open()
-    by_severity = dict(open_findings.values_list("severity").annotate(n=Count("pk")).order_by())
+    if as_of_findings is not None:
+        by_severity = defaultdict(int)
+        for finding in as_of_findings:
+            by_severity[finding.severity] += 1
+        acknowledged_open = 0
+        urgent = as_of_findings[:DASHBOARD_URGENT_FINDINGS]
+    else:
+        open_findings = Finding.objects.restrict(user, Action.VIEW).open()
+        by_severity = dict(open_findings.values_list("severity").annotate(n=Count("pk")).order_by())
+        acknowledged_open = open_findings.filter(acknowledged_at__isnull=False).count()
+        urgent = list(
+            findings_by_urgency(findings_visible_to(user).filter(resolved_at__isnull=True))[:DASHBOARD_URGENT_FINDINGS]
+        )
     severity_counts = [SeverityCount(value, label, by_severity.get(value, 0)) for value, label in Severity.choices]
-    acknowledged_open = open_findings.filter(acknowledged_at__isnull=False).count()
 
     return Dashboard(
         as_of=as_of,
         vendors_with_phi=vendors_with_phi,
         vendors_covered=vendors_with_phi - vendors_with_gaps,
         severity_counts=severity_counts,
-        facilities=facility_compliance(user, as_of),
+        facilities=facility_compliance(user, as_of, as_of_findings=as_of_findings),
         expirations=expirations_by_month(user, as_of),
-        urgent_findings=list(
-            findings_by_urgency(findings_visible_to(user).filter(resolved_at__isnull=True))[:DASHBOARD_URGENT_FINDINGS]
-        ),
+        urgent_findings=urgent,
         acknowledged_open=acknowledged_open,
     )
 
 
-def facility_compliance(user, as_of: datetime.date) -> list[FacilityCompliance]:
+def facility_compliance(
+    user, as_of: datetime.date, *, as_of_findings: list[Finding] | None = None
+) -> list[FacilityCompliance]:
     """Per visible facility: PHI engagements, how many an executed BAA in force covers, open findings."""
     facilities = list(Facility.objects.restrict(user, Action.VIEW).filter(active=True).order_by("name"))
     coverage = {
@@ -178,19 +243,26 @@ def facility_compliance(user, as_of: datetime.date) -> list[FacilityCompliance]:
         .annotate(total=Count("pk"), covered=Count("pk", filter=Q(is_covered=1)))
         .order_by()
     }
-    findings = {
-        row["facility_id"]: row
-        for row in Finding.objects.restrict(user, Action.VIEW)
-        .open()
-        .filter(facility__isnull=False)
-        .values("facility_id")
-        .annotate(n=Count("pk"), critical=Count("pk", filter=Q(severity=Severity.CRITICAL)))
-        .order_by()
-    }
+    if as_of_findings is not None:
+        findings: dict = defaultdict(lambda: {"n": 0, "critical": 0})
+        for finding in as_of_findings:
+            if finding.facility_id is not None:
+                findings[finding.facility_id]["n"] += 1
+                findings[finding.facility_id]["critical"] += finding.severity == Severity.CRITICAL
+    else:
+        findings = {
+            row["facility_id"]: row
+            for row in Finding.objects.restrict(user, Action.VIEW)
+            .open()
+            .filter(facility__isnull=False)
+            .values("facility_id")
+            .annotate(n=Count("pk"), critical=Count("pk", filter=Q(severity=Severity.CRITICAL)))
+            .order_by()
+        }
     rows = []
     for facility in facilities:
         c = coverage.get(facility.pk, {})
-        fi = findings.get(facility.pk, {})
+        fi = findings.get(facility.pk) or {}
         rows.append(
             FacilityCompliance(
                 facility=facility,
@@ -294,7 +366,7 @@ class CoverageSummary:
 
 def _covering_in_force(user, as_of: datetime.date) -> QuerySet[BusinessAssociateAgreement]:
     """Agreements in force the user sees that cover the outer engagement's vendor at its facility."""
-    return covering(agreements_in_force(as_of).restrict(user, Action.VIEW))
+    return covering(agreements_in_force(as_of).restrict(user, Action.VIEW), as_of=as_of)
 
 
 def coverage_summary(user, as_of: datetime.date) -> CoverageSummary:
@@ -322,6 +394,31 @@ def coverage_vendors(user, as_of: datetime.date, *, gaps_only: bool = False, sea
     return vendors.order_by("legal_name", "pk")
 
 
+#: The finding kinds that make a covering agreement "expiring" on the pages.
+ENDING_KINDS = (FindingKind.BAA_EXPIRING, FindingKind.BAA_TERMINATING)
+
+
+def ending_agreements(user, as_of: datetime.date, agreement_ids: set[int]) -> set[int]:
+    """Which of ``agreement_ids`` are expiring or terminating on ``as_of``: today from the open
+    findings; another day from the timeline's agreement states (compliance.timeline). One query."""
+    if not agreement_ids:
+        return set()
+    if as_of == timezone.localdate():
+        return set(
+            Finding.objects.restrict(user, Action.VIEW)
+            .open()
+            .filter(kind__in=ENDING_KINDS, agreement_id__in=agreement_ids)
+            .values_list("agreement_id", flat=True)
+        )
+    spans = agreement_spans(as_of, agreement_ids=sorted(agreement_ids))
+    ending = (AgreementState.EXPIRING, AgreementState.TERMINATING)
+    return {
+        pk
+        for pk, span in spans.items()
+        if agreement_state(span, as_of, horizon_days=settings.EXPIRY_HORIZON_DAYS).state in ending
+    }
+
+
 def coverage_matrix(
     user, as_of: datetime.date, *, gaps_only: bool = False, vendors: Iterable[Vendor] | None = None
 ) -> CoverageMatrix:
@@ -343,7 +440,6 @@ def coverage_matrix(
     longest = in_force.order_by(
         Case(When(expires_on__isnull=True, then=Value(0)), default=Value(1)), "-expires_on", "-pk"
     )
-    horizon_end = as_of + datetime.timedelta(days=settings.EXPIRY_HORIZON_DAYS)
     phi_engagements = engagements_with_phi_access(as_of).restrict(user, Action.VIEW)
     pairs = (
         phi_engagements.filter(vendor__in=[vendor.pk for vendor in vendors])
@@ -369,7 +465,13 @@ def coverage_matrix(
             expires_on = row["agreement_expires_on"]
             cell.agreement_id = row["agreement_id"]
             cell.expires_on = expires_on
-            cell.state = CellState.EXPIRING if expires_on and expires_on <= horizon_end else CellState.COVERED
+            cell.state = CellState.COVERED
+    # "Expiring" is what the rules say (an open expiring or terminating finding), not a date compared
+    # here: a renewal executed in advance leaves the agreement covered, as on the vendor list.
+    ending = ending_agreements(user, as_of, {cell.agreement_id for cell in by_pair.values() if cell.agreement_id})
+    for cell in by_pair.values():
+        if cell.state == CellState.COVERED and cell.agreement_id in ending:
+            cell.state = CellState.EXPIRING
     # The same rows on every page: an inactive facility stays while any vendor has PHI access there.
     facilities = Facility.objects.restrict(user, Action.VIEW).filter(
         Q(active=True) | Q(pk__in=phi_engagements.values("facility"))
@@ -446,3 +548,78 @@ def filter_findings(
 
 def kind_choices() -> list[tuple[str, str]]:
     return kinds.choices()
+
+
+# --- Coverage timeline of a vendor -------------------------------------------------------------------
+
+_CAUSES = {
+    EndReason.EXPIRES: "expired",
+    EndReason.TERMINATED: "was terminated",
+    EndReason.SUPERSEDED: "was superseded by one that does not cover the facility",
+    EndReason.FACILITY_REMOVED: "stopped covering the facility",
+}
+
+
+@dataclass(frozen=True)
+class TimelinePeriodRow:
+    """One line of the timeline's text equivalent."""
+
+    facility: str
+    service: str
+    starts_on: datetime.date
+    ends_on: datetime.date | None
+    covered: bool
+    what: str
+    days: int | None
+
+
+@dataclass
+class VendorTimeline:
+    as_of: datetime.date
+    chart: str
+    rows: list[TimelinePeriodRow]
+
+    @property
+    def gaps(self) -> int:
+        return sum(1 for row in self.rows if not row.covered)
+
+
+def vendor_timeline(user, vendor: Vendor, as_of: datetime.date) -> VendorTimeline:
+    """The vendor's coverage timeline (compliance.timeline) for its engagements the user sees, as a
+    chart and as rows of text. A fixed number of queries."""
+    from compliance.charts import TimelineRow, coverage_timeline_chart
+
+    visible = Engagement.objects.restrict(user, Action.VIEW).filter(vendor=vendor)
+    services = dict(visible.values_list("pk", "service_description"))
+    timeline = build_timelines(as_of, organization_id=vendor.organization_id, vendor_ids=[vendor.pk])
+    chart_rows, rows = [], []
+    for t in sorted(timeline.engagements.values(), key=lambda t: (t.facility_name, t.engagement_id)):
+        if t.engagement_id not in services or not t.phi_periods:
+            continue
+        service = services[t.engagement_id]
+        chart_rows.append(TimelineRow(label=f"{t.facility_name}: {service}", phi=t.phi_periods, periods=t.periods))
+        for p in t.periods:
+            if p.covered:
+                what = f"Covered by \u201c{timeline.spans[p.agreement_id].title}\u201d"
+            elif p.previous_agreement_id is not None:
+                previous = timeline.spans[p.previous_agreement_id]
+                what = f"No BAA in force: \u201c{previous.title}\u201d {_CAUSES.get(p.cause, 'ended')}"
+            else:
+                what = "No BAA in force"
+            rows.append(TimelinePeriodRow(t.facility_name, service, p.starts_on, p.ends_on, p.covered, what, p.days))
+    return VendorTimeline(as_of=as_of, chart=coverage_timeline_chart(chart_rows, as_of=as_of), rows=rows)
+
+
+def finding_period(finding: Finding) -> tuple[datetime.date, datetime.date]:
+    """The uncovered period a PHI-without-BAA (or PHI-before-BAA) finding is about, from the timeline
+    of today: the period its subject names (or the engagement's first period)."""
+    timeline = build_timelines(
+        timezone.localdate(), organization_id=finding.organization_id, engagement_ids=[finding.engagement_id]
+    ).engagements[finding.engagement_id]
+    uncovered = [p for p in timeline.periods if not p.covered and p.ends_on is not None]
+    if finding.kind == FindingKind.PHI_BEFORE_BAA:
+        period = timeline.periods[0]
+    else:
+        starts_on = datetime.date.fromisoformat(finding.subject_key.rsplit(":", 1)[1])
+        period = next(p for p in uncovered if p.starts_on == starts_on)
+    return period.starts_on, period.ends_on

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.utils import timezone
 
-from compliance.models import Finding
-from compliance.rules import RuleContext, detect_all
+from compliance.models import AssessmentOutcome, BreachRiskAssessment, Finding
+from compliance.rules import Detection, RuleContext, detect_all
 from organizations.models import Organization
 
 _CHUNK = 1000
@@ -35,7 +38,11 @@ class RunSummary:
 def run_compliance(
     *, organization_id: int | None = None, as_of: datetime.date | None = None, horizon_days: int | None = None
 ) -> RunSummary:
-    """Run every rule and reconcile the stored findings with what they detect.
+    """Run every rule for today and reconcile the stored findings with what they detect.
+
+    Only the nightly run and the on-commit runs write findings, and only for today: ``as_of`` is the
+    day that counts as today (tests fix it); a question about another day is
+    ``evaluate_compliance``, which writes nothing.
 
     Idempotent: a second run with the same data changes nothing but ``last_seen_at``. A finding no
     longer detected gets ``resolved_at``; a problem that comes back opens a new finding, so the
@@ -89,27 +96,95 @@ def run_compliance(
             )
 
         new = [
-            Finding(
-                organization_id=d.organization_id,
-                kind=d.kind,
-                severity=d.severity,
-                subject_key=d.subject_key,
-                engagement_id=d.engagement_id,
-                agreement_id=d.agreement_id,
-                subcontractor_link_id=d.subcontractor_link_id,
-                radiologist_id=d.radiologist_id,
-                vendor_id=d.vendor_id,
-                facility_id=d.facility_id,
-                explanation=d.explanation,
-                due_on=d.due_on,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
+            Finding(**d.finding_fields(), first_seen_at=now, last_seen_at=now)
             for key, d in detected.items()
             if key not in open_findings
         ]
         Finding.objects.bulk_create(new, batch_size=_CHUNK)
     return RunSummary(opened=len(new), still_open=len(still_open), resolved=len(gone_ids), as_of=as_of)
+
+
+class WriteRefused(RuntimeError):
+    """An as-of evaluation tried to write: it must leave every stored row as it was."""
+
+
+_WRITES = ("insert", "update", "delete", "replace", "merge", "truncate", "alter", "create", "drop")
+
+
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    """Refuse any statement that would change the database, for the duration of the block.
+
+    An as-of run answers a question about another day; if it wrote, its findings would be mailed
+    by the next alert dispatch and the stored history would lie (issue 16, item 5).
+    """
+
+    def guard(execute, sql, params, many, context):
+        head = sql.lstrip().split(None, 1)[0].lower() if sql.strip() else ""
+        if head in _WRITES:
+            raise WriteRefused(f"An as-of evaluation must not write; refused: {sql[:80]}")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(guard):
+        yield
+
+
+def evaluate_compliance(
+    *, as_of: datetime.date, organization_id: int | None = None, horizon_days: int | None = None
+) -> list[Detection]:
+    """What the rules find on ``as_of`` (any day, past or future), without writing anything.
+
+    The point-in-time answer for a surveyor ("as of D"): the same rules as the nightly run, over the
+    facts on record by that day. Stored findings, acknowledgements and history stay untouched; only
+    ``run_compliance`` for today writes.
+    """
+    ctx = RuleContext(
+        as_of=as_of,
+        horizon_days=horizon_days if horizon_days is not None else settings.EXPIRY_HORIZON_DAYS,
+        organization_id=organization_id,
+    )
+    with read_only():
+        return detect_all(ctx)
+
+
+def breach_risk_assessment_record(
+    *,
+    engagement,
+    period_starts_on: datetime.date,
+    period_ends_on: datetime.date,
+    nature_and_extent: str,
+    unauthorized_person: str,
+    acquired_or_viewed: str,
+    mitigation: str,
+    outcome: str,
+    assessed_on: datetime.date,
+    assessed_by,
+    document,
+) -> BreachRiskAssessment:
+    """Record the risk assessment of a period of PHI disclosed without a BAA (45 CFR 164.402(2)).
+
+    The four factors are required, with the outcome, the date, who assessed and the signed document
+    (164.530(j): documentation). It closes the period's finding at the next run, scheduled on commit.
+    """
+    if outcome not in AssessmentOutcome.values:
+        raise ValidationError({"outcome": "Choose the outcome of the assessment."})
+    assessment = BreachRiskAssessment(
+        engagement=engagement,
+        period_starts_on=period_starts_on,
+        period_ends_on=period_ends_on,
+        nature_and_extent=nature_and_extent.strip(),
+        unauthorized_person=unauthorized_person.strip(),
+        acquired_or_viewed=acquired_or_viewed.strip(),
+        mitigation=mitigation.strip(),
+        outcome=outcome,
+        assessed_on=assessed_on,
+        assessed_by=assessed_by,
+        document=document,
+    )
+    assessment.full_clean()
+    assessment.save()
+    schedule_compliance_run(organization_id=engagement.facility.organization_id)
+    return assessment
 
 
 def _differs(stored: dict, detection) -> bool:

@@ -13,13 +13,19 @@ from compliance.services import run_compliance
 
 @shared_task(name="compliance.tasks.run_compliance_checks")
 def run_compliance_checks(organization_id: int | None = None, as_of: str | None = None) -> dict[str, object]:
-    """Bring agreement statuses up to date with their dates, then recompute every finding.
+    """Bring agreement statuses up to date with their dates, then recompute every finding, for today.
 
-    ``as_of`` (YYYY-MM-DD) lets tests and back-fills run the rules for another day. For a day after
-    today only the rules run: rolling statuses forward to it would mark agreements expired that are
-    still in force today.
+    Only today's run writes findings (the nightly job and the on-commit runs): a run for another day
+    would store findings that the next alert dispatch mails, and resolve and reopen real ones without
+    their acknowledgements. ``as_of`` is accepted only when it is today; ask about another day with
+    compliance.services.evaluate_compliance (``check_compliance --as-of``), which writes nothing.
     """
-    day = datetime.date.fromisoformat(as_of) if as_of else None
-    if day is None or day <= timezone.localdate():
-        agreements_apply_lapse(organization_id=organization_id, as_of=day)
+    today = timezone.localdate()
+    day = datetime.date.fromisoformat(as_of) if as_of else today
+    if day != today:
+        raise ValueError(
+            f"A compliance run writes findings for today ({today:%Y-%m-%d}) only, not {day:%Y-%m-%d}: "
+            "use evaluate_compliance (check_compliance --as-of) for another day; it writes nothing."
+        )
+    agreements_apply_lapse(organization_id=organization_id, as_of=day)
     return run_compliance(organization_id=organization_id, as_of=day).as_dict()

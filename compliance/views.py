@@ -6,16 +6,22 @@ the rules engine and shown here, acknowledged (never resolved) by a person.
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from baatracker.forms import add_service_errors
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance import charts, selectors
 from compliance.forms import FindingAcknowledgeForm, FindingFilterForm
-from compliance.models import Finding
+from compliance.models import Finding, FindingKind
 from compliance.services import finding_acknowledge
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.models import AccessAction
@@ -28,14 +34,35 @@ COVERAGE_SEARCH_MAX_LENGTH = 200
 FINDING_ALERTS_TEMPLATE = "alerts/_finding_alerts.html"
 
 
+def as_of_from_request(request) -> tuple[datetime.date, bool]:
+    """The day a page describes: ``?as_of=YYYY-MM-DD`` (a point-in-time view, read-only), else today.
+    A malformed date falls back to today (the picker says so). Returns (day, is_today)."""
+    today = timezone.localdate()
+    raw = request.GET.get("as_of", "").strip()
+    try:
+        day = datetime.date.fromisoformat(raw) if raw else today
+    except ValueError:
+        day = today
+    return day, day == today
+
+
 @require_GET
 @action_required(Action.VIEW)
 def dashboard(request):
-    data = selectors.dashboard(request.user, timezone.localdate())
+    as_of, is_today = as_of_from_request(request)
+    as_of_findings = None
+    if not is_today:
+        as_of_findings = selectors.findings_as_of(request.user, request.membership.organization_id, as_of)
+    data = selectors.dashboard(request.user, as_of, as_of_findings=as_of_findings)
     return render(
         request,
         "compliance/dashboard.html",
-        {"data": data, "expiry_chart": charts.expirations_chart(data.expirations)},
+        {
+            "data": data,
+            "expiry_chart": charts.expirations_chart(data.expirations),
+            "as_of": as_of,
+            "as_of_is_today": is_today,
+        },
     )
 
 
@@ -48,7 +75,7 @@ def coverage(request):
     of them, and then hides the facilities with no gap among that page's vendors; ``q`` filters the
     vendors by name. The summary counts the whole organization, whatever the page.
     """
-    as_of = timezone.localdate()
+    as_of, is_today = as_of_from_request(request)
     gaps_only = request.GET.get("gaps") == "1"
     search = request.GET.get("q", "").strip()[:COVERAGE_SEARCH_MAX_LENGTH]
     vendors = selectors.coverage_vendors(request.user, as_of, gaps_only=gaps_only, search=search)
@@ -64,6 +91,8 @@ def coverage(request):
             "gaps_only": gaps_only,
             "search": search,
             "can_change": can(request, Action.CHANGE),
+            "as_of": as_of,
+            "as_of_is_today": is_today,
         },
     )
 
@@ -187,3 +216,41 @@ def finding_export(request):
         description=f"Exported {len(rows)} findings as {fmt.upper()}" + (f" ({filters})" if filters else ""),
     )
     return spreadsheet_response(fmt=fmt, filename="findings", headers=FINDING_EXPORT_HEADERS, rows=rows)
+
+
+@require_http_methods(["GET", "POST"])
+@action_required(Action.CHANGE)
+def finding_assessment(request, pk: int):
+    """Record the breach risk assessment of a past period of PHI without a BAA (45 CFR 164.402(2)):
+    it closes the finding at the run scheduled on commit."""
+    from compliance.forms import BreachRiskAssessmentForm
+    from compliance.services import breach_risk_assessment_record
+
+    finding = get_restricted_object_or_404(selectors.findings_visible_to(request.user), request, pk, Action.CHANGE)
+    if finding.kind not in (FindingKind.PHI_WITHOUT_BAA, FindingKind.PHI_BEFORE_BAA) or not finding.is_open:
+        raise Http404("Only an open finding of PHI disclosed without a BAA takes a risk assessment.")
+    starts_on, ends_on = selectors.finding_period(finding)
+    if ends_on is None or ends_on >= timezone.localdate():
+        raise Http404("The period has not ended yet: get a BAA in force first.")
+    form = BreachRiskAssessmentForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                breach_risk_assessment_record(
+                    engagement=finding.engagement,
+                    period_starts_on=starts_on,
+                    period_ends_on=ends_on,
+                    assessed_by=request.user,
+                    **form.cleaned_data,
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Risk assessment recorded: the finding closes at the next compliance run.")
+            return redirect("compliance:finding_detail", pk=finding.pk)
+    return render(
+        request,
+        "compliance/finding_assessment.html",
+        {"finding": finding, "form": form, "period": (starts_on, ends_on)},
+        status=400 if form.errors else 200,
+    )

@@ -182,7 +182,7 @@ VENDORS: dict[str, DemoVendor] = {
     ),
     "isp": DemoVendor(
         "Great Lakes Fiber Networks",
-        VendorCategory.OTHER,
+        VendorCategory.NETWORK_CARRIER,
         "Ida Rasmussen",
         "greatlakesfiber",
         notes="Carries encrypted traffic between sites without access to it: a mere conduit, no BAA needed.",

@@ -10,6 +10,12 @@ from reports.selectors import facilities_reportable_by, may_report_on_organizati
 class AuditReportForm(forms.Form):
     facility = forms.ModelChoiceField(queryset=None, required=False)
     paper_size = forms.ChoiceField(choices=PaperSize.choices, initial=PaperSize.LETTER)
+    as_of = forms.DateField(
+        required=False,
+        label="Coverage as of",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty for today. A past day shows coverage and findings as they stood then.",
+    )
     include_signed_documents = forms.BooleanField(
         required=False,
         label="Append the signed BAA PDFs",

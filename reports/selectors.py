@@ -44,6 +44,7 @@ from compliance.rules import (
     with_reader_items_computed,
     with_reader_standing,
 )
+from compliance.timeline import build_timelines, checklist_item_due, subcontractor_bound
 from documents.models import ProvisionReview
 from facilities.models import Facility
 from organizations.models import Organization
@@ -214,6 +215,11 @@ class ReportData:
     changes_since: datetime.date
     documents: list[AgreementDocument] = field(default_factory=list)
     readers: list[ReaderRow] = field(default_factory=list)
+    #: True when ``as_of`` is not the day the report was generated: the findings are those the rules
+    #: find for ``as_of`` from the dates on record, not the stored (today's) ones.
+    findings_as_of: bool = False
+    timeline_chart: str = ""
+    timeline_gaps: list = field(default_factory=list)
 
     @property
     def is_organization_wide(self) -> bool:
@@ -248,9 +254,14 @@ def report_data(
     inventory = _inventory(scope, as_of)
     engagements = [row.engagement for row in inventory]
     vendor_ids = {e.vendor_id for e in engagements}
-    findings = _findings(scope, vendor_ids, generated_at)
+    findings_as_of = as_of != timezone.localtime(generated_at).date()
+    if findings_as_of:
+        findings = _findings_as_of(scope, vendor_ids, as_of)
+    else:
+        findings = _findings(scope, vendor_ids, generated_at)
+    timeline_chart, timeline_gaps = _timeline(scope, as_of, {e.pk for e in engagements})
     checklists = _checklists(scope, engagements, as_of)
-    chains = _chains(scope, inventory)
+    chains = _chains(scope, inventory, as_of)
     agreement_ids = {row.agreement.pk for row in inventory if row.agreement is not None}
     chain_vendor_ids = vendor_ids | {row.link.subcontractor_id for row in chains}
     changes_since = as_of - CHANGE_WINDOW
@@ -278,7 +289,55 @@ def report_data(
         changes=changes,
         changes_since=changes_since,
         documents=documents,
+        findings_as_of=findings_as_of,
+        timeline_chart=timeline_chart,
+        timeline_gaps=timeline_gaps,
     )
+
+
+#: The report's timeline chart shows at most this many engagements (those with a gap first).
+REPORT_TIMELINE_ROWS = 40
+
+
+def _timeline(scope: Scope, as_of: datetime.date, engagement_ids: set[int]) -> tuple[str, list]:
+    """The coverage timeline chart (compliance.charts) of the scope's engagements with a period
+    without a BAA, and those periods as rows (the chart's text equivalent)."""
+    from compliance.charts import TimelineRow, coverage_timeline_chart
+
+    timeline = build_timelines(as_of, organization_id=scope.organization_id)
+    with_gaps = [
+        t
+        for t in sorted(timeline.engagements.values(), key=lambda t: (t.facility_name, t.vendor_name, t.engagement_id))
+        if t.engagement_id in engagement_ids and any(not p.covered for p in t.periods)
+    ]
+    shown = with_gaps[:REPORT_TIMELINE_ROWS]
+    rows = [TimelineRow(f"{t.vendor_name} at {t.facility_name}", t.phi_periods, t.periods) for t in shown]
+    gaps = [(t, p) for t in with_gaps for p in t.periods if not p.covered]
+    return coverage_timeline_chart(rows, as_of=as_of, chart_id="report-timeline"), gaps
+
+
+def _findings_as_of(scope: Scope, vendor_ids: set[int], as_of: datetime.date) -> list[FindingRow]:
+    """The findings the rules find for ``as_of`` (read-only, nothing stored), through the same gate as
+    the stored ones (compliance.selectors.findings_as_of), in the report's scope as ``_findings``."""
+    from compliance.selectors import findings_as_of
+
+    findings = findings_as_of(scope.user, scope.organization_id, as_of)
+    if scope.facility_id is not None:
+        agreement_ids = {x.agreement_id for x in findings if x.facility_id is None and x.agreement_id}
+        covering_facility = set(
+            scope.of(BusinessAssociateAgreement)
+            .filter(pk__in=agreement_ids)
+            .filter(Q(covers_all_facilities=True) | Q(covered_facilities=scope.facility_id))
+            .values_list("pk", flat=True)
+        )
+        findings = [
+            x
+            for x in findings
+            if x.facility_id == scope.facility_id
+            or (x.facility_id is None and x.vendor_id in vendor_ids and x.agreement_id is None)
+            or (x.facility_id is None and x.vendor_id in vendor_ids and x.agreement_id in covering_facility)
+        ]
+    return [FindingRow(finding=x, age_days=0, citation=kinds.get(x.kind).citation) for x in findings]
 
 
 # --- Inventory and coverage -------------------------------------------------------------------------
@@ -293,7 +352,7 @@ def _engagements(scope: Scope) -> QuerySet[Engagement]:
 
 def _inventory(scope: Scope, as_of: datetime.date) -> list[InventoryRow]:
     """Every engagement of the scope with the agreement that covers it, using the engine's building blocks."""
-    in_force = covering(agreements_in_force(as_of))
+    in_force = covering(agreements_in_force(as_of), as_of=as_of)
     # The agreement shown where none is in force: the latest signed one (it says when coverage
     # ended), else the latest draft or negotiation.
     signed_first = Case(When(status__in=SIGNED_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
@@ -499,7 +558,7 @@ def _checklists(scope: Scope, engagements: list[Engagement], as_of: datetime.dat
                     verified_by=_user_label(item.verified_by) if item.verified_by else "",
                     verified_on=item.verified_on,
                     next_review_on=item.next_review_on,
-                    review_overdue=bool(item.next_review_on and item.next_review_on < as_of),
+                    review_overdue=checklist_item_due(item.next_review_on, as_of),
                 )
             )
         blocks.append(ChecklistBlock(engagement=engagement, items=rows))
@@ -554,7 +613,7 @@ def _readers(scope: Scope, engagements: list[Engagement], as_of: datetime.date) 
     ]
 
 
-def _chains(scope: Scope, inventory: list[InventoryRow]) -> list[ChainRow]:
+def _chains(scope: Scope, inventory: list[InventoryRow], as_of: datetime.date) -> list[ChainRow]:
     """The subcontractors under each business associate of the inventory, and theirs, depth first."""
     links = scope.of(SubcontractorLink).select_related("vendor", "subcontractor").order_by("subcontractor__legal_name")
     children: dict[int, list[SubcontractorLink]] = defaultdict(list)
@@ -574,7 +633,7 @@ def _chains(scope: Scope, inventory: list[InventoryRow]) -> list[ChainRow]:
                 state, tone = "No PHI access", "neutral"
             elif link.subcontractor.is_conduit:
                 state, tone = "Mere conduit: no BAA needed", "neutral"
-            elif link.downstream_baa_attested_on:
+            elif subcontractor_bound(link, as_of):
                 state, tone = f"Downstream BAA attested on {link.downstream_baa_attested_on:%Y-%m-%d}", "ok"
             else:
                 state, tone = "Gap: no downstream BAA attested", "gap"

@@ -49,6 +49,7 @@ def report_create(request):
         facility=form.cleaned_data["facility"],
         paper_size=form.cleaned_data["paper_size"],
         include_signed_documents=form.cleaned_data["include_signed_documents"],
+        as_of=form.cleaned_data.get("as_of"),
     )
     access_log_record(
         request=request,

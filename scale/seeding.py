@@ -1261,7 +1261,7 @@ def phi_coverage(as_of: datetime.date) -> tuple[int, int]:
     """(engagements of the scale organizations with PHI access on ``as_of``, those of them covered by a
     BAA in force): the same building blocks as rules 1 and 2."""
     with_phi = engagements_with_phi_access(as_of).filter(facility__organization__in=scale_organizations())
-    return with_phi.count(), with_phi.filter(Exists(covering(agreements_in_force(as_of)))).count()
+    return with_phi.count(), with_phi.filter(Exists(covering(agreements_in_force(as_of), as_of=as_of))).count()
 
 
 def open_findings_per_kind(organization: Organization | None = None) -> dict[str, int]:

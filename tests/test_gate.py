@@ -104,6 +104,14 @@ UNRESTRICTED_QUERIES = {
     ("identity/selectors.py", "unconfirmed_totp_device"): "the signed-in user's own device",
     ("identity/selectors.py", "recovery_codes_left"): "the signed-in user's own count",
     ("identity/selectors.py", "users_with_two_factor"): "ids of the administrator's member list, no rows shown",
+    (
+        "agreements/selectors.py",
+        "filter_by_expiry",
+    ): "narrows the caller's restricted list by finding ids, no rows shown",
+    (
+        "compliance/selectors.py",
+        "findings_as_of",
+    ): "names of detections the gate let through; no user: the system report",
 }
 
 #: Selectors that take neither the user nor a queryset, and why.
@@ -128,6 +136,7 @@ SELECTORS_WITHOUT_USER = {
     "identity/selectors.py:sign_in_policy": "the two-factor rule of the caller's organization",
     "identity/selectors.py:base32_secret": "a device's key as text",
     "identity/selectors.py:users_with_two_factor": "ids of the administrator's member list",
+    "compliance/selectors.py:finding_period": "the period of a finding the gate returned",
 }
 
 GATE_HELPERS = {"get_restricted_object_or_404", "restricted_queryset", "names_through_gate", "GatedNames"}

@@ -9,6 +9,8 @@ from organizations.querysets import RestrictedQuerySet
 
 class VendorCategory(models.TextChoices):
     PACS = "pacs", "PACS"
+    NETWORK_CARRIER = "network_carrier", "Network carrier (ISP, telecom)"
+    COURIER = "courier", "Courier (physical media transport)"
     TELERADIOLOGY = "teleradiology", "Teleradiology"
     AI_DIAGNOSTIC = "ai_diagnostic", "AI diagnostic software"
     CLOUD_DICOM_STORAGE = "cloud_dicom_storage", "Cloud DICOM storage"
@@ -17,6 +19,22 @@ class VendorCategory(models.TextChoices):
     BILLING = "billing", "Billing"
     REFERRING_PORTAL = "referring_portal", "Referring-provider portal"
     OTHER = "other", "Other"
+
+
+#: The categories whose vendors can be a mere conduit: they only transport data, without access to
+#: it. Storage is never transport: HHS's guidance on cloud computing says a cloud service provider
+#: that creates, receives, maintains or transmits ePHI is a business associate even if it stores only
+#: encrypted data and holds no key, so PACS, teleradiology, AI, cloud DICOM storage, cloud hosting,
+#: RIS, billing and portal vendors cannot be conduits. "Other" stays allowed: it holds what the list
+#: does not name (a carrier recorded before these categories existed).
+CONDUIT_CATEGORIES = (VendorCategory.NETWORK_CARRIER, VendorCategory.COURIER, VendorCategory.OTHER)
+
+CONDUIT_NOT_ALLOWED = (
+    "A {category} vendor cannot be a mere conduit: it maintains or processes PHI, so it is a business "
+    "associate. HHS's guidance on HIPAA and cloud computing: a cloud service provider that creates, "
+    "receives, maintains or transmits ePHI is a business associate even if the data is encrypted and it "
+    "holds no key. Only a network carrier or courier that merely transports data can be a conduit."
+)
 
 
 class VendorQuerySet(RestrictedQuerySet):
@@ -51,10 +69,23 @@ class Vendor(models.Model):
         ordering = ["legal_name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "legal_name"], name="vendor_name_unique_in_organization"),
+            models.CheckConstraint(
+                condition=Q(is_conduit=False) | Q(category__in=[c.value for c in CONDUIT_CATEGORIES]),
+                name="vendor_conduit_only_for_transport_categories",
+                violation_error_message="Only a network carrier or courier can be a mere conduit.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.legal_name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.is_conduit and self.category and self.category not in CONDUIT_CATEGORIES:
+            from django.core.exceptions import ValidationError
+
+            label = VendorCategory(self.category).label
+            raise ValidationError({"is_conduit": CONDUIT_NOT_ALLOWED.format(category=label)})
 
 
 class EngagementStatus(models.TextChoices):
@@ -145,6 +176,12 @@ class SubcontractorLink(models.Model):
     touches_phi = models.BooleanField(default=True)
     downstream_baa_attested_on = models.DateField(
         null=True, blank=True, help_text="When the vendor attested that a BAA binds this subcontractor."
+    )
+    phi_access_starts_on = models.DateField(
+        "PHI access starts on", null=True, blank=True, help_text="First day the subcontractor touches PHI."
+    )
+    downstream_baa_executed_on = models.DateField(
+        "downstream BAA executed on", null=True, blank=True, help_text="The date of the vendor's BAA with it."
     )
     attestation_evidence = models.TextField(blank=True)
     attestation_file = models.FileField(upload_to="attestations/%Y/", blank=True)

@@ -108,7 +108,7 @@ def vendors_with_status(
     # vendor's organization), and one covering a visible facility is visible: restricting them
     # changes no answer, and lets PostgreSQL use the (organization, vendor, status) index.
     in_force = agreements_in_force(as_of).restrict(user, Action.VIEW)
-    uncovered = phi_engagements.filter(~Exists(covering(in_force)))
+    uncovered = phi_engagements.filter(~Exists(covering(in_force, as_of=as_of)))
     planned_phi = visible_engagements.filter(phi_access_q(), status=EngagementStatus.PLANNED)
     correlated_findings = open_findings.filter(vendor=OuterRef("pk"))
     return (

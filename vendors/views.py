@@ -60,10 +60,22 @@ def vendor_list(request):
 @require_GET
 @action_required(Action.VIEW)
 def vendor_detail(request, pk: int):
+    from compliance import selectors as compliance_selectors
+    from compliance.views import as_of_from_request
+
+    as_of, is_today = as_of_from_request(request)
     vendor = get_restricted_object_or_404(
         selectors.vendors_with_status(request.user, timezone.localdate(), vendor_ids=[pk]), request, pk=pk
     )
     engagements = list(selectors.vendor_engagements(request.user, vendor))
+    if is_today:
+        findings = selectors.vendor_open_findings(request.user, vendor)
+    else:  # a point-in-time view: what the rules find for that day, nothing written
+        findings = [
+            finding
+            for finding in compliance_selectors.findings_as_of(request.user, vendor.organization_id, as_of)
+            if finding.vendor_id == vendor.pk
+        ]
     return render(
         request,
         "vendors/detail.html",
@@ -74,10 +86,13 @@ def vendor_detail(request, pk: int):
             "agreements": selectors.vendor_agreements(request.user, vendor),
             "subcontractors": selectors.vendor_subcontractors(request.user, vendor),
             "serves_as_subcontractor": selectors.vendor_serves_as_subcontractor(request.user, vendor),
-            "findings": selectors.vendor_open_findings(request.user, vendor),
+            "findings": findings,
             "history": selectors.vendor_history(request.user, vendor),
             "can_change": can(request, Action.CHANGE),
             "checklist_total": 7,
+            "timeline": compliance_selectors.vendor_timeline(request.user, vendor, as_of),
+            "as_of": as_of,
+            "as_of_is_today": is_today,
         },
     )
 

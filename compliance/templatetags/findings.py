@@ -60,6 +60,10 @@ def finding_fix(context, finding) -> dict[str, str]:
             "url": _first_url(("readers:radiologist_detail", (finding.radiologist_id,)), vendor),
             "label": (spec.fix_label or "Open the radiologist") if may_change else "Open the radiologist",
         }
+    if page == FixPage.RISK_ASSESSMENT and may_change and finding.pk:
+        url = url_or_empty("compliance:finding_assessment", finding.pk)
+        if url:
+            return {"url": url, "label": spec.fix_label or "Record the risk assessment"}
     if finding.agreement_id and page != FixPage.NEW_AGREEMENT:
         label = spec.fix_label if page == FixPage.AGREEMENT and spec.fix_label else "Open the agreement"
         return {

@@ -15,6 +15,7 @@ max delay (tests/support/fault_table.py prints the table at the end of the run),
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import random
 import time
@@ -23,12 +24,16 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.db.models import Q
 
 from alerts.emails import message_id
 from alerts.models import Alert, AlertPreference, DeliveryMode, Digest, DispatchRun, SendStatus
 from alerts.tasks import dispatch_due_alerts
+from compliance.models import Finding, FindingKind
+from compliance.services import evaluate_compliance
+from compliance.tasks import run_compliance_checks
 from organizations.models import Role
 from tests import factories as f
 from tests.alerts.conftest import SmtpServer, make_world, record_scenario, run_rules
@@ -178,6 +183,40 @@ def test_it_refuses_one_message_and_goes_on_with_the_others(celery_worker_factor
     assert all("550" in error and "User unknown" in error for _, error in errors[world.officer.username])
     assert all("552" in error and "too big" in error for _, error in errors[world.center_officer.username])
     assert Digest.objects.get().status == SendStatus.REFUSED
+
+
+# --- As-of never writes (#16 item 5, #11): a run about another day creates nothing alerts pick up --------
+
+
+def _stored_findings() -> list[tuple]:
+    return list(
+        Finding.objects.order_by("pk").values_list("pk", "kind", "subject_key", "resolved_at", "acknowledged_at")
+    )
+
+
+def test_it_mails_nothing_from_an_as_of_run_for_a_future_or_a_past_day(celery_worker_factory, smtp):
+    """``check_compliance --as-of`` a day after the PACS BAA expires, and a day before it was signed, both
+    find problems (lapsed, missing); neither stores a finding, so the next dispatch mails today's alerts
+    only. The nightly task refuses a day other than today instead of writing its findings."""
+    fault_world()
+    before, alerts_before = _stored_findings(), set(Alert.objects.values_list("pk", flat=True))
+    future, past = f.days(200), f.days(-800)
+    for day in (future, past):
+        assert {d.kind for d in evaluate_compliance(as_of=day)} & {FindingKind.BAA_LAPSED, FindingKind.MISSING_BAA}
+        call_command("check_compliance", "--as-of", day.isoformat(), stdout=io.StringIO())
+        with pytest.raises(ValueError, match="today"):
+            run_compliance_checks(as_of=day.isoformat())
+    assert _stored_findings() == before, "an as-of run wrote findings"
+    assert set(Alert.objects.values_list("pk", flat=True)) == alerts_before
+    worker = start(celery_worker_factory, smtp)
+
+    started_at = dispatch()
+    wait_settled(worker)
+
+    row = measure("check_compliance --as-of a future and a past day", smtp, started_at, note="read-only")
+    assert (row["expected"], row["delivered"], row["duplicated"]) == (12, 12, 0)
+    assert set(Alert.objects.values_list("finding_id", flat=True)) <= {finding[0] for finding in before}
+    assert _stored_findings() == before
 
 
 # --- Outcomes that cannot be known: resent once, with the same Message-ID ------------------------------------

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agreements.models import AgreementStatus, BusinessAssociateAgreement
+from agreements.services import agreement_execute, agreement_renew
 from checklists.models import ChecklistItem, ItemStatus
 from checklists.services import checklist_item_update
 from compliance import kinds
@@ -37,7 +38,7 @@ def open_findings(org=None) -> dict[tuple[str, str], Finding]:
 
 
 def inventory(org, groups: int) -> int:
-    """``groups`` times one case of every rule (11 engagements each); returns the findings expected."""
+    """``groups`` times one case of every rule (14 findings each); returns the findings expected."""
     officer = f.user(org)
     for _ in range(groups):
         # 1 missing BAA
@@ -99,7 +100,20 @@ def inventory(org, groups: int) -> int:
         thin = f.vendor(org)
         f.engagement(thin, f.facility(org))
         ProvisionReview.objects.create(agreement=f.agreement(thin), provision="P5", detected=False)
-    return groups * 11
+        # 3b terminating on a day ahead
+        leaving = f.vendor(org)
+        f.engagement(leaving, f.facility(org))
+        f.agreement(leaving, status=AgreementStatus.TERMINATED, terminated_on=days(40))
+        # 3c gap ahead: the successor takes effect late
+        late_successor = f.vendor(org)
+        f.engagement(late_successor, f.facility(org))
+        previous = f.agreement(late_successor, expires_on=days(20))
+        renewal = agreement_renew(previous=previous, title="Renewal", effective_on=days(25))
+        agreement_execute(agreement=renewal, executed_on=TODAY, effective_on=days(25))
+        f.signed_pdf(renewal)
+        # 4b PHI disclosed without a BAA in a past period
+        f.engagement(f.vendor(org), f.facility(org), phi_access_starts_on=days(-900), ends_on=days(-500))
+    return groups * 14
 
 
 def test_it_opens_a_finding_for_every_detection_with_its_facts():

@@ -13,7 +13,7 @@ from compliance.models import Finding, FindingKind
 from compliance.services import schedule_compliance_run
 from compliance.tasks import run_compliance_checks
 from tests import factories as f
-from tests.factories import TODAY, days
+from tests.factories import days
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +42,9 @@ def test_it_rolls_agreement_statuses_forward_then_reconciles_findings():
         renewing_vendor, expires_on=days(-1), auto_renews=True, renewal_term_months=12, renewal_notice_days=30
     )
 
-    result = run_compliance_checks(organization_id=org.pk, as_of=TODAY.isoformat())
+    result = run_compliance_checks(organization_id=org.pk)
 
-    assert result == {"opened": 1, "still_open": 0, "resolved": 0, "as_of": str(TODAY)}
+    assert result == {"opened": 1, "still_open": 0, "resolved": 0, "as_of": str(timezone.localdate())}
     lapsed.refresh_from_db()
     renewing.refresh_from_db()
     assert lapsed.status == AgreementStatus.EXPIRED
@@ -58,8 +58,8 @@ def test_it_is_safe_to_run_twice():
     f.engagement(f.vendor(org), f.facility(org))
     renewing = f.agreement(f.vendor(org), expires_on=days(-1), auto_renews=True, renewal_term_months=12)
 
-    first = run_compliance_checks(organization_id=org.pk, as_of=TODAY.isoformat())
-    second = run_compliance_checks(organization_id=org.pk, as_of=TODAY.isoformat())
+    first = run_compliance_checks(organization_id=org.pk)
+    second = run_compliance_checks(organization_id=org.pk, as_of=timezone.localdate().isoformat())
 
     assert (first["opened"], second["opened"], second["still_open"], second["resolved"]) == (1, 0, 1, 0)
     assert Finding.objects.count() == 1
@@ -93,9 +93,9 @@ def test_a_rolled_back_save_schedules_nothing(django_capture_on_commit_callbacks
     assert callbacks == []
 
 
-def test_it_leaves_agreement_statuses_alone_for_a_day_after_today():
-    """A run for a future day (a preview) evaluates the rules for that day, but statuses follow the
-    calendar: an agreement still in force today stays executed."""
+def test_it_refuses_to_write_findings_for_another_day():
+    """Issue 16 item 5 (and issue 11): a run for a future or past day must not store findings that the
+    next alert dispatch would mail; it is refused, and statuses stay as the calendar has them."""
     org = f.organization()
     vendor = f.vendor(org)
     f.engagement(vendor, f.facility(org))
@@ -104,8 +104,10 @@ def test_it_leaves_agreement_statuses_alone_for_a_day_after_today():
         vendor, effective_on=today - relativedelta(years=1), expires_on=today + relativedelta(days=5)
     )
 
-    run_compliance_checks(organization_id=org.pk, as_of=(today + relativedelta(days=30)).isoformat())
+    for day in (today + relativedelta(days=30), today - relativedelta(days=30)):
+        with pytest.raises(ValueError, match="writes findings for today"):
+            run_compliance_checks(organization_id=org.pk, as_of=day.isoformat())
 
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.EXECUTED
-    assert Finding.objects.filter(agreement=agreement, kind=FindingKind.BAA_LAPSED, resolved_at__isnull=True).exists()
+    assert not Finding.objects.exists()

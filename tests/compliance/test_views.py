@@ -197,7 +197,8 @@ def test_it_shows_which_facility_and_vendor_pairs_are_covered(client, world):
     assert response.status_code == 200
     grid = {key: cell.state for key, cell in cells(response).items()}
     assert grid == {
-        ("Lakeside A Imaging", "Lakeside Cloud DICOM"): "covered",
+        # Expiring as the findings say (issue 10 item 2): its notice deadline falls within the horizon.
+        ("Lakeside A Imaging", "Lakeside Cloud DICOM"): "expiring",
         ("Lakeside A Imaging", "Lakeside PACS Co"): "expiring",
         ("Lakeside A Imaging", "Lakeside Triage AI"): "missing",
         ("Lakeside B Hospital", "Lakeside Cloud DICOM"): "missing",

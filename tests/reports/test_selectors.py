@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agreements.models import AgreementStatus
-from compliance.services import run_compliance
+from compliance.services import evaluate_compliance, run_compliance
 from organizations.models import Role
 from reports.selectors import report_data
 from tests import factories as f
@@ -22,10 +22,20 @@ def fresh(user):
     return get_user_model().objects.get(pk=user.pk)  # no membership cached on the object
 
 
-def queries_for_report(world, facility):
+#: A report generated on f.TODAY about f.TODAY reads the stored findings.
+GENERATED_TODAY = timezone.make_aware(datetime.datetime.combine(f.TODAY, datetime.time(12)))
+
+
+def queries_for_report(world, facility, *, generated_at=GENERATED_TODAY):
     user = fresh(world.officer)
     with CaptureQueriesContext(connection) as captured:
-        report_data(organization=world.org, facility=facility, as_of=f.TODAY, user=user)
+        report_data(organization=world.org, facility=facility, as_of=f.TODAY, user=user, generated_at=generated_at)
+    return len(captured)
+
+
+def queries_of_the_rules(world) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        evaluate_compliance(as_of=f.TODAY, organization_id=world.org.pk)
     return len(captured)
 
 
@@ -61,6 +71,17 @@ def test_it_reads_an_organization_wide_report_in_bounded_queries(world):
     before = queries_for_report(world, None)
     add_vendors(world, 6)
     assert queries_for_report(world, None) == before <= MAX_QUERIES
+
+
+def test_it_reads_a_report_as_of_another_day_in_the_queries_of_the_rules_and_a_few_more(world):
+    """A report as of a day other than the day it is generated evaluates the rules for that day (nothing
+    stored is read as findings): the rules' fixed number of queries, plus the gate of the detections
+    (facilities, agreements, subcontractor links, names), and no more as the inventory grows."""
+    later = GENERATED_TODAY + datetime.timedelta(days=30)
+    before = queries_for_report(world, world.facility, generated_at=later)
+    add_vendors(world, 12)
+    assert queries_for_report(world, world.facility, generated_at=later) == before
+    assert before <= MAX_QUERIES + queries_of_the_rules(world)
 
 
 def test_it_computes_coverage_with_the_rules_building_blocks(world):

@@ -14,6 +14,7 @@ from compliance.rules import RuleContext, detect_all
 from scale import floor
 from tests import factories as f
 from tests.compliance.test_rules import CASES
+from tests.compliance.test_timeline import CASES as TIMELINE_CASES
 from tests.factories import TODAY, days
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgresql_only]
@@ -42,6 +43,14 @@ def test_it_finds_what_the_engine_finds_in_every_case_of_the_rules(build):
     build(f.organization())
 
     for as_of in (TODAY, days(45), days(400), days(-200)):
+        assert floor_detections(as_of) == engine_detections(as_of), as_of
+
+
+@pytest.mark.parametrize("build", TIMELINE_CASES)
+def test_it_finds_what_the_engine_finds_in_every_case_of_the_timeline(build, django_capture_on_commit_callbacks):
+    expect = build(f.organization())
+
+    for as_of in (TODAY, days(45), days(-200), *expect.as_of):
         assert floor_detections(as_of) == engine_detections(as_of), as_of
 
 

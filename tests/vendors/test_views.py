@@ -271,7 +271,7 @@ def test_it_shows_the_phi_verbs_with_their_regulatory_help(officer_client):
 )
 def test_it_puts_each_engagement_error_on_its_field(officer_client, data, field, message):
     org = officer_client.org
-    conduit = f.vendor(org, legal_name="ISP", is_conduit=True)
+    conduit = f.vendor(org, legal_name="ISP", category=VendorCategory.NETWORK_CARRIER, is_conduit=True)
     payload = {"facility": f.facility(org).pk, "service_description": "Link", "status": "active", **data}
     response = officer_client.post(reverse("vendors:engagement_create", args=[conduit.pk]), payload)
     assert response.status_code == 400

@@ -2,6 +2,8 @@
 
 The engine itself is compliance.tasks.run_compliance_checks (the nightly job): this command only
 calls it and reports what is open afterwards, so it never disagrees with the nightly run.
+``--as-of`` another day evaluates the same rules for that day without writing anything
+(compliance.services.evaluate_compliance): stored findings and their history stay as they were.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from compliance import kinds
 from compliance.models import Finding, Severity
+from compliance.services import evaluate_compliance
 from compliance.tasks import run_compliance_checks
 from organizations.models import Organization
 
@@ -46,7 +49,7 @@ def open_findings_by_kind(*, organization_id: int | None = None) -> dict[str, di
 class Command(BaseCommand):
     help = (
         "Run the compliance rules now (as the nightly job does) and print the open findings per kind. "
-        "--as-of evaluates another day and records the findings for that day; the next run puts them back."
+        "--as-of evaluates another day read-only: it shows what was (or will be) open that day and writes nothing."
     )
 
     def add_arguments(self, parser):
@@ -64,10 +67,15 @@ class Command(BaseCommand):
             org = Organization.objects.filter(pk=organization).first()
             if org is None:
                 raise CommandError(f"There is no organization with id {organization}.")
-        summary = run_compliance_checks(
-            organization_id=organization, as_of=as_of.isoformat() if as_of is not None else None
-        )
-        counts = open_findings_by_kind(organization_id=organization)
+        if as_of is not None and as_of != timezone.localdate():
+            detections = evaluate_compliance(as_of=as_of, organization_id=organization)
+            counts = {kind: {severity: 0 for severity in Severity.values} for kind, _ in kinds.choices()}
+            for detection in detections:
+                counts[detection.kind][detection.severity] += 1
+            summary = {"as_of": str(as_of), "read_only": True}
+        else:
+            summary = run_compliance_checks(organization_id=organization)
+            counts = open_findings_by_kind(organization_id=organization)
         if as_json:
             self._print_json(summary, counts, organization)
         else:
@@ -86,10 +94,16 @@ class Command(BaseCommand):
 
     def _print_table(self, summary: dict, counts: dict[str, dict[str, int]], org: Organization | None) -> None:
         scope = f"{org.name} (id {org.pk})" if org else "all organizations"
-        self.stdout.write(
-            f"Compliance run as of {summary['as_of']} for {scope}: {summary['opened']} opened, "
-            f"{summary['resolved']} resolved, {summary['still_open']} still open."
-        )
+        if summary.get("read_only"):
+            self.stdout.write(
+                f"Compliance as of {summary['as_of']} for {scope}, read-only: the findings open that day by the "
+                "dates on record; stored findings untouched."
+            )
+        else:
+            self.stdout.write(
+                f"Compliance run as of {summary['as_of']} for {scope}: {summary['opened']} opened, "
+                f"{summary['resolved']} resolved, {summary['still_open']} still open."
+            )
         self.stdout.write("")
         label_width = max(len(kinds.label(kind)) for kind in counts) + 2
         header = f"{'Open findings':<{label_width}}{'Total':>7}" + "".join(
