@@ -1162,6 +1162,10 @@ RULES: tuple[Rule, ...] = (
     Rule(FindingKind.CHECKLIST_REVIEW_OVERDUE, checklist_review_overdue),
     Rule(FindingKind.SUBCONTRACTOR_GAP, subcontractor_gap),
     Rule(FindingKind.BAA_LACKS_PROVISION, baa_lacks_provision),
+    # Coverage over time (issue 11).
+    Rule(FindingKind.PHI_WITHOUT_BAA, phi_without_baa),
+    Rule(FindingKind.BAA_TERMINATING, baa_terminating),
+    Rule(FindingKind.COVERAGE_GAP_AHEAD, coverage_gap_ahead),
     # Teleradiology readers (the "Teleradiology readers" section above).
     Rule(FindingKind.READER_UNLICENSED, reader_unlicensed),
     Rule(FindingKind.READER_LICENSE_EXPIRING, reader_license_expiring),
@@ -1170,10 +1174,6 @@ RULES: tuple[Rule, ...] = (
     Rule(FindingKind.READER_NOT_PRIVILEGED, reader_not_privileged),
     Rule(FindingKind.READER_PROXY_WITHOUT_AGREEMENT, reader_proxy_without_agreement),
     Rule(FindingKind.READER_LICENSE_NOT_REVERIFIED, reader_license_not_reverified),
-    # Coverage over time (issue 11).
-    Rule(FindingKind.PHI_WITHOUT_BAA, phi_without_baa),
-    Rule(FindingKind.BAA_TERMINATING, baa_terminating),
-    Rule(FindingKind.COVERAGE_GAP_AHEAD, coverage_gap_ahead),
 )
 RULE_BY_KIND: dict[str, Rule] = {rule.kind: rule for rule in RULES}
 
