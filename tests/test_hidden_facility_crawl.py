@@ -150,6 +150,10 @@ def _build() -> dict:
     # terminated one (the correction of a termination).
     f.agreement(pacs, facilities=[visible], title="Draft PACS BAA", status=AgreementStatus.DRAFT)
     f.agreement(pacs, facilities=[visible], title="Ended PACS BAA", status=AgreementStatus.TERMINATED)
+    # A past period of PHI without a BAA at each facility: its finding links to the risk assessment form.
+    former = f.vendor(org, legal_name="Former Courier Imaging")
+    for facility in (visible, hidden):
+        f.engagement(former, facility, phi_access_starts_on=f.days(-900), ends_on=f.days(-500))
     verifier = f.user(org, role=Role.ADMIN, username="crawl-verifier")
     for checklist in TeleradiologyChecklist.objects.filter(engagement__vendor=tele):
         item = checklist.items.get(number=4)
