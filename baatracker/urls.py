@@ -17,6 +17,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     # Reading signed documents (issue 12).
     path("documents/", include("documents.urls")),
+    path("onboarding/", include("onboarding.urls")),
 ]
 
 # --- REST API and calendar feeds (issue #14, "api") ---------------------------------------------------
