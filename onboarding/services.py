@@ -16,16 +16,15 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from rapidfuzz import fuzz, process, utils
 
 from agreements.models import AgreementStatus, BusinessAssociateAgreement
 from agreements.services import PDF_MAGIC, agreement_execute, agreement_save, document_store
 from documents import keyterms, provisions
 from documents.models import KeyTerm, KeyTermSuggestion, OfficerVerdict, ProvisionReview, SuggestionState
 from documents.reader import ReadingFailed
-from documents.selectors import VENDOR_MATCH_THRESHOLD
 from documents.services import provision_decide, stored_file_read
 from onboarding.models import DraftState, OnboardingDraft
+from onboarding.selectors import match_vendor
 from vendors.models import Vendor
 from vendors.services import vendor_save
 
@@ -183,25 +182,10 @@ def drafts_upload(
 
 
 def vendor_proposal(organization_id: int, names: dict[str, str]) -> tuple[Vendor | None, int | None, str]:
-    """The inventory's vendor closest to a party of the document (rapidfuzz token-set ratio, case,
-    punctuation and word order ignored): (vendor, score, name to propose as a new vendor)."""
-    parties = [name for name in names.values() if name]
-    if not parties:
-        return None, None, ""
-    vendors = {v.pk: v.legal_name for v in Vendor.objects.filter(organization_id=organization_id)}
-    best: tuple[int, int] | None = None
-    for party in parties:
-        match = process.extractOne(party, vendors, scorer=fuzz.token_set_ratio, processor=utils.default_process)
-        if match and (best is None or match[1] > best[1]):
-            best = (match[2], int(match[1]))
-    # The business associate's party: by its defined term, else the second party named.
-    associate = next(
-        (name for term, name in names.items() if any(w in term.lower() for w in ("associate", "provider", "vendor"))),
-        parties[-1],
-    )
-    if best and best[1] >= VENDOR_MATCH_THRESHOLD:
-        return Vendor.objects.get(pk=best[0]), best[1], associate
-    return None, best[1] if best else None, associate
+    """The organization's vendor closest to a party of the document (onboarding.selectors.match_vendor),
+    its score, and the business associate's name to propose as a new vendor."""
+    vendors = Vendor.objects.filter(organization_id=organization_id)
+    return match_vendor(names, {v.pk: v for v in vendors})
 
 
 def draft_read(*, draft_id: int) -> OnboardingDraft:

@@ -17,7 +17,7 @@ from documents.selectors import VENDOR_MATCH_THRESHOLD
 from onboarding import terms as terms_sheet
 from onboarding.forms import ConfirmForm, UploadForm
 from onboarding.models import DraftState, OnboardingDraft
-from onboarding.selectors import proposed_provisions, proposed_terms, review_queue
+from onboarding.selectors import proposed_provisions, proposed_terms, review_queue, review_vendor
 from onboarding.services import MAX_FILES, Confirmation, draft_confirm, draft_discard, drafts_upload, limits_text
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.querysets import Action
@@ -130,9 +130,10 @@ def draft_review(request, pk: int):
     )
     initial = proposed_terms(draft)
     initial["facilities"] = list(draft.facilities.all())
-    if "vendor" not in initial and draft.vendor_id:
-        initial["vendor"] = draft.vendor_id
-    initial["new_vendor_name"] = draft.proposed_vendor_name if not draft.vendor_id else ""
+    vendor, score, proposed_name = review_vendor(request.user, draft)
+    if "vendor" not in initial and vendor is not None:
+        initial["vendor"] = vendor.pk
+    initial["new_vendor_name"] = proposed_name if vendor is None else ""
     form = ConfirmForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -151,6 +152,7 @@ def draft_review(request, pk: int):
         {
             "draft": draft,
             "form": form,
+            "match": {"vendor": vendor, "score": score, "proposed_name": proposed_name},
             "provision_rows": [
                 (p, form[f"verdict_{p.provision}"], form[f"note_{p.provision}"]) for p in proposed_provisions(draft)
             ],

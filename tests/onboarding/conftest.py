@@ -8,6 +8,7 @@ import zipfile
 import pytest
 
 from tests.documents.conftest import commercial_pdf, hhs_pdf  # noqa: F401 - shared session fixtures
+from tests.support_matrix import matrix_world  # noqa: F401 - the permission matrix's world
 
 
 @pytest.fixture(autouse=True)

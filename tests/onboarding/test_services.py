@@ -194,7 +194,8 @@ def test_the_terms_sheet_is_all_rows_or_none(officer, hhs_pdf, commercial_pdf):
     _upload(officer, [("a.pdf", hhs_pdf), ("c.pdf", commercial_pdf)])
     bad = terms.terms_import(
         sheet=_sheet(
-            "file_name,vendor,expires_on\na.pdf,Northwind PACS Inc.,2027-12-31\nmissing.pdf,,\nc.pdf,Nobody,31/31/2020\n"
+            "file_name,vendor,expires_on\n"
+            "a.pdf,Northwind PACS Inc.,2027-12-31\nmissing.pdf,,\nc.pdf,Nobody,31/31/2020\n"
         ),
         user=officer,
         commit=True,

@@ -14,14 +14,7 @@ from agreements.models import BusinessAssociateAgreement
 from onboarding.models import DraftState, OnboardingDraft
 from tests import factories as f
 from tests.onboarding.conftest import zip_of
-from tests.support_matrix import (  # noqa: F401 - matrix_world is a fixture
-    OWN_FACILITY,
-    assert_matrix,
-    expected_read,
-    expected_write,
-    login_as,
-    matrix_world,
-)
+from tests.support_matrix import OWN_FACILITY, assert_matrix, expected_write, login_as
 
 pytestmark = pytest.mark.django_db
 
