@@ -59,7 +59,15 @@ class DispatchRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(AlertPreference)
 class AlertPreferenceAdmin(admin.ModelAdmin):
-    list_display = ["user", "delivery", "expiry_reminders", "missing_baa", "checklist_reviews", "subcontractor_gaps"]
+    list_display = [
+        "user",
+        "delivery",
+        "expiry_reminders",
+        "missing_baa",
+        "checklist_reviews",
+        "subcontractor_gaps",
+        "provision_gaps",
+    ]
     list_filter = ["delivery"]
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]

@@ -50,7 +50,14 @@ class AlertFilterForm(forms.Form):
 class AlertPreferenceForm(forms.ModelForm):
     class Meta:
         model = AlertPreference
-        fields = ["delivery", "expiry_reminders", "missing_baa", "checklist_reviews", "subcontractor_gaps"]
+        fields = [
+            "delivery",
+            "expiry_reminders",
+            "missing_baa",
+            "checklist_reviews",
+            "subcontractor_gaps",
+            "provision_gaps",
+        ]
         widgets = {"delivery": forms.RadioSelect}
         labels = {"delivery": "How to send them"}
 

@@ -25,6 +25,7 @@ class AlertKind(models.TextChoices):
     MISSING_BAA = "missing_baa", "Missing or lapsed BAA"
     CHECKLIST_REVIEW = "checklist_review", "Teleradiology checklist review due"
     SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor without a downstream BAA"
+    PROVISION_GAP = "provision_gap", "BAA lacking a required provision"
 
 
 #: finding kind -> the kind of alert it sends, as each finding kind declares (compliance/kinds.py).
@@ -43,6 +44,7 @@ PREFERENCE_FIELD: dict[str, str] = {
     AlertKind.MISSING_BAA: "missing_baa",
     AlertKind.CHECKLIST_REVIEW: "checklist_reviews",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractor_gaps",
+    AlertKind.PROVISION_GAP: "provision_gaps",
 }
 
 
@@ -236,6 +238,7 @@ class AlertPreference(models.Model):
     missing_baa = models.BooleanField("missing or lapsed BAAs", default=True)
     checklist_reviews = models.BooleanField("teleradiology checklist reviews due", default=True)
     subcontractor_gaps = models.BooleanField("subcontractors without a downstream BAA", default=True)
+    provision_gaps = models.BooleanField("BAAs lacking a required provision (45 CFR 164.504(e)(2))", default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

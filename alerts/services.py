@@ -1063,6 +1063,7 @@ def alert_preference_update(
     missing_baa: bool,
     checklist_reviews: bool,
     subcontractor_gaps: bool,
+    provision_gaps: bool,
 ) -> AlertPreference:
     preference = alert_preference_for(user)
     preference.delivery = delivery
@@ -1070,6 +1071,7 @@ def alert_preference_update(
     preference.missing_baa = missing_baa
     preference.checklist_reviews = checklist_reviews
     preference.subcontractor_gaps = subcontractor_gaps
+    preference.provision_gaps = provision_gaps
     preference.full_clean()
     preference.save()
     return preference
@@ -1090,6 +1092,7 @@ def alert_preference_unsubscribe(*, user_id: int) -> AlertPreference | None:
         missing_baa=False,
         checklist_reviews=False,
         subcontractor_gaps=False,
+        provision_gaps=False,
     )
 
 
