@@ -145,3 +145,15 @@ def test_a_bad_terms_sheet_lists_its_rows_and_takes_nothing(client, matrix_world
     html = response.content.decode()
     assert "Row 3" in html and "No PDF named" in html
     assert OnboardingDraft.objects.get().sheet_terms == {}
+
+
+def test_the_queue_takes_the_same_queries_for_many_drafts(client, matrix_world, django_assert_max_num_queries):
+    login_as(client, matrix_world, "officer")
+    _draft(matrix_world, OWN_FACILITY, original_name="first.pdf")
+    with django_assert_max_num_queries(20) as few:
+        client.get(reverse("onboarding:queue"))
+    for number in range(15):
+        _draft(matrix_world, OWN_FACILITY, original_name=f"more-{number}.pdf")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("onboarding:queue"))
+    assert response.content.decode().count("<tr data-draft=") == 16
