@@ -91,7 +91,8 @@ def _expand_zip(name: str, data: bytes, result: UploadResult) -> list[tuple[str,
     for member in members:
         label = f"{name}: {member.filename}"
         if posixpath.basename(member.filename).startswith(".") or member.filename.startswith("__MACOSX/"):
-            continue  # the archiver's own files (macOS resource forks, dot files), not documents
+            result.refused.append((label, "Skipped: a hidden or archiver's metadata file (e.g. __MACOSX), not a BAA."))
+            continue
         problem = _bad_member_name(member.filename)
         if problem:
             result.refused.append((label, f"Refused: {problem}."))

@@ -52,6 +52,12 @@ def queue(request):
     files = request.FILES.getlist("files")
     if not files:
         form.add_error(None, "Choose the signed PDFs (or a ZIP of them) to upload.")
+    if (
+        form.is_valid()
+        and form.cleaned_data["covers_all_facilities"]
+        and request.membership.limited_facility_ids is not None
+    ):
+        form.add_error(None, "You manage only some facilities: choose the facilities these agreements cover.")
     if not form.is_valid():
         return _render_queue(request, form=form, status=400)
     if len(files) > MAX_FILES:

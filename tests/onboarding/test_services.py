@@ -77,6 +77,7 @@ def test_it_refuses_non_pdfs_path_tricks_bombs_and_nested_zips_each_with_its_rea
             zip_of({"../../etc/evil.pdf": hhs_pdf, "/abs.pdf": hhs_pdf, "inner.zip": zip_of({"x.pdf": hhs_pdf})}),
         ),
         ("broken.zip", b"PK\x03\x04garbage"),
+        ("mac.zip", zip_of({"__MACOSX/._ok.pdf": b"meta"})),
         ("ok.pdf", hhs_pdf),
     ]
     result = _upload(officer, uploads)
@@ -88,6 +89,7 @@ def test_it_refuses_non_pdfs_path_tricks_bombs_and_nested_zips_each_with_its_rea
     assert "absolute" in reasons["tricks.zip: /abs.pdf"]
     assert "ZIP inside the ZIP" in reasons["tricks.zip: inner.zip"]
     assert "cannot be read" in reasons["broken.zip"]
+    assert "Skipped: a hidden or archiver's metadata file" in reasons["mac.zip: __MACOSX/._ok.pdf"]
     assert OnboardingDraft.objects.count() == 1
 
 

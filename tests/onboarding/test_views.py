@@ -133,6 +133,11 @@ def test_a_limited_officer_cannot_propose_a_facility_outside_their_scope(client,
         reverse("onboarding:queue"), {"files": [SimpleUploadedFile("a.pdf", f.MINIMAL_PDF)], "facilities": [other.pk]}
     )
     assert response.status_code == 400
+    every = client.post(
+        reverse("onboarding:queue"),
+        {"files": [SimpleUploadedFile("a.pdf", f.MINIMAL_PDF)], "covers_all_facilities": "on"},
+    )
+    assert every.status_code == 400 and "You manage only some facilities" in every.content.decode()
     assert not OnboardingDraft.objects.exists()
 
 
