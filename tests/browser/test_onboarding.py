@@ -22,7 +22,7 @@ from documents import corpus
 from onboarding.models import DraftState, OnboardingDraft
 from organizations.models import Role
 from tests import factories as f
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import axe_violations, sign_in
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -85,8 +85,11 @@ def test_it_onboards_fifty_signed_baas(page, celery_worker, batch):
     expect(rows.filter(has_text="baa-04.pdf")).to_contain_text("11 of 12")
     expect(rows.filter(has_text="scan-0.pdf")).to_contain_text("12 of 12")
 
+    assert axe_violations(page) == []
+
     # Each draft on its own screen; confirming one opens the next ready one, the last the queue.
     rows.filter(has_text="baa-00.pdf").get_by_role("link").click()
+    assert axe_violations(page) == []
     for _ in range(50):
         expect(page.get_by_role("heading", level=1)).to_contain_text("Review ")
         if page.get_by_label("Vendor", exact=True).input_value() == "":
