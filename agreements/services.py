@@ -250,12 +250,15 @@ def document_store(
     original_name: str,
     uploaded_by,
     kind: str = DocumentKind.SIGNED_AGREEMENT,
+    already_read: tuple[list[dict], str] | None = None,
 ) -> AgreementDocument:
     """Store a signed document with the SHA-256 of its bytes (integrity, 45 CFR 164.312(c)(1)).
 
     The file must start like a PDF (its first bytes), not merely be named so, and be within the size
     limit. It is stored quarantined: the worker checks it is a real PDF without active content, and
-    reads it, before it is trusted (documents.services.document_read).
+    reads it, before it is trusted (documents.services.document_read). ``already_read`` (the page
+    events and the safety message) is for bytes the worker has checked and read already (a bulk-onboarding
+    draft, onboarding.services.draft_confirm): they are recorded as read instead of read twice.
     """
     limit = settings.MAX_UPLOAD_MEGABYTES * 1024 * 1024
     digest = hashlib.sha256()
@@ -286,9 +289,13 @@ def document_store(
     document.save()
     # Quarantined until the worker has parsed it (documents.tasks.read_document): the web process
     # checks only the size and the magic bytes above.
-    from documents.services import document_quarantine
+    from documents.services import document_accept_read, document_quarantine
 
-    document_quarantine(document=document)
+    if already_read is not None:
+        events, safety_message = already_read
+        document_accept_read(document=document, events=events, safety_message=safety_message)
+    else:
+        document_quarantine(document=document)
     return document
 
 

@@ -1065,6 +1065,7 @@ def alert_preference_update(
     checklist_reviews: bool,
     subcontractor_gaps: bool,
     reader_credentials: bool = True,
+    provision_gaps: bool,
 ) -> AlertPreference:
     preference = alert_preference_for(user)
     preference.delivery = delivery
@@ -1073,6 +1074,7 @@ def alert_preference_update(
     preference.checklist_reviews = checklist_reviews
     preference.subcontractor_gaps = subcontractor_gaps
     preference.reader_credentials = reader_credentials
+    preference.provision_gaps = provision_gaps
     preference.full_clean()
     preference.save()
     return preference
@@ -1094,6 +1096,7 @@ def alert_preference_unsubscribe(*, user_id: int) -> AlertPreference | None:
         checklist_reviews=False,
         subcontractor_gaps=False,
         reader_credentials=False,
+        provision_gaps=False,
     )
 
 

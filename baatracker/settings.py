@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "scale",
     # Reading signed documents: safety check, text and OCR, provision review (issue 12).
     "documents",
+    # Bulk onboarding of signed BAAs: the review queue (issue 12 item 4).
+    "onboarding",
 ]
 
 # --- REST API and calendar feeds (issue #14, "api"): apps, DRF and drf-spectacular -------------------

@@ -212,3 +212,32 @@ def test_it_can_read_files_of_the_static_directory():
     fetcher = LocalOnlyURLFetcher(static_root())
     response = fetcher.fetch((static_root() / "js" / "report-progress.js").as_uri())
     assert response.read()
+
+
+def test_it_lists_each_baas_provisions_with_their_pages(world):
+    """The provision review of a read BAA (P1-P12): present with the page its text is on, or missing;
+    the officer's decision and note where there is one."""
+    from documents import corpus
+    from documents.models import OfficerVerdict, ProvisionReview
+    from documents.services import document_read, provision_decide
+
+    vendor = f.vendor(world.org, legal_name="Northwind PACS Inc.")
+    f.engagement(vendor, world.facility, service_description="Routing gateway", phi_transmits=True)
+    baa = f.agreement(vendor, title="Northwind BAA 2025", facilities=[world.facility], signed_document=False)
+    pdf = corpus.render(corpus.without(corpus.hhs_clauses(), "P10"))
+    document_read(document_id=f.signed_pdf(baa, content=pdf).pk)
+    reviews = {review.provision: review for review in ProvisionReview.objects.filter(agreement=baa)}
+    assert reviews["P1"].detected and not reviews["P10"].detected
+    provision_decide(
+        review=reviews["P12"], verdict=OfficerVerdict.PRESENT, note="Section 4(b), termination for cause.", user=None
+    )
+
+    report, pdf_bytes = generate(world.officer, world.facility)
+    text = squashed(pypdf_text(pdf_bytes))
+    assert squashed("Required provisions of each BAA") in text
+    assert squashed("Northwind PACS Inc., \u201cNorthwind BAA 2025\u201d") in text
+    for pid in ("P1", "P2", "P11"):
+        review = reviews[pid]
+        assert squashed(f"{pid}{review.label}{review.citation}present p. {review.page_number}") in text, pid
+    assert squashed(f"P10{reviews['P10'].label}{reviews['P10'].citation}missing") in text
+    assert squashed("Confirmed present: Section 4(b), termination for cause.") in text
