@@ -65,6 +65,7 @@ class BenchSize:
 SIZES = {
     "tiny": BenchSize(alerts=50, import_rows=200),
     "small": BenchSize(alerts=1_000, import_rows=1_000),
+    "medium": BenchSize(alerts=2_000, import_rows=2_000),
     "large": BenchSize(alerts=10_000, import_rows=10_000),
 }
 
