@@ -34,7 +34,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--size", required=True, choices=["small", "medium", "large"],
+        parser.add_argument(
+            "--size",
+            required=True,
+            choices=["small", "medium", "large"],
             help="small for CI, medium = large's organizations and flagship (a fifth of the rest), large = issue 6.",
         )
         parser.add_argument(
