@@ -196,8 +196,8 @@ def html_to_pdf(html: str, *, attachments: list[Attachment] | None = None, pages
     return document.write_pdf(attachments=attachments or None)
 
 
-#: The workbook attached to the packet: the whole inventory and every checklist item, for a surveyor
-#: who wants to sort and filter what the PDF summarises.
+#: The workbook attached to the packet: the whole inventory, every checklist item and every provision
+#: of every BAA, for a surveyor who wants to sort and filter what the PDF summarises.
 WORKBOOK_NAME = "baa-inventory.xlsx"
 
 INVENTORY_HEADERS = (
@@ -232,8 +232,22 @@ CHECKLIST_HEADERS = (
 )
 
 
+PROVISION_HEADERS = (
+    "vendor",
+    "agreement",
+    "provision",
+    "requirement",
+    "regulation",
+    "result",
+    "page",
+    "officer",
+    "note",
+)
+
+
 def inventory_workbook(data: ReportData) -> bytes:
-    """The inventory (one row per engagement) and the checklist items, as an XLSX workbook."""
+    """The inventory (one row per engagement), the checklist items and the provision review of each BAA
+    (P1-P12, with pages), as an XLSX workbook."""
     inventory = []
     for row in data.inventory:
         engagement, agreement = row.engagement, row.agreement
@@ -273,10 +287,26 @@ def inventory_workbook(data: ReportData) -> bytes:
         for block in data.checklists
         for item in block.items
     ]
+    provisions = [
+        (
+            vendor_name,
+            agreement.title,
+            review.provision,
+            review.label,
+            review.citation,
+            "present" if review.present else "missing",
+            review.page_number if review.detected else None,
+            review.get_officer_verdict_display() if review.officer_verdict else "as read",
+            review.note,
+        )
+        for vendor_name, agreement in data.provision_reviews
+        for review in agreement.provisions
+    ]
     return write_xlsx(
         [
             Sheet(title="Inventory", headers=INVENTORY_HEADERS, rows=inventory),
             Sheet(title="Checklist items", headers=CHECKLIST_HEADERS, rows=items),
+            Sheet(title="BAA provisions", headers=PROVISION_HEADERS, rows=provisions),
         ]
     )
 
@@ -362,5 +392,6 @@ ROWS_PER_PAGE = 11
 def estimated_pages(data: ReportData) -> int:
     open_items = sum(len(block.open_items) for block in data.checklists)
     rows = len(data.inventory) + len(data.findings) + len(data.checklists) + open_items + len(data.chains)
-    rows += len(data.changes) + sum(len(agreement.provisions) for _, agreement in data.provision_reviews) // 2
+    reviews = data.provision_reviews
+    rows += len(data.changes) + len(reviews) + sum(len(agreement.provisions_missing) for _, agreement in reviews)
     return 4 + rows // ROWS_PER_PAGE

@@ -226,6 +226,10 @@ class ReportData:
                 seen[row.agreement.pk] = (row.vendor.legal_name, row.agreement)
         for _, agreement in seen.values():
             agreement.provisions.sort(key=lambda review: int(review.provision[1:]))
+            # The packet prints one row per BAA and its missing provisions; every provision, with its
+            # page, is in the attached workbook (issue 17: the full tables were most of its pages).
+            agreement.provisions_missing = [review for review in agreement.provisions if not review.present]
+            agreement.provisions_present = len(agreement.provisions) - len(agreement.provisions_missing)
         return list(seen.values())
 
 

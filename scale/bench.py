@@ -551,11 +551,9 @@ def bare_table_html(data) -> str:
     ]
     rows += [(r.link.vendor.legal_name, r.link.subcontractor.legal_name, r.state, "") for r in data.chains]
     rows += [(c.kind, c.subject, c.who, "; ".join(c.details)) for c in data.changes]
-    rows += [
-        (name, p.provision, p.label, "present" if p.present else "missing")
-        for name, agreement in data.provision_reviews
-        for p in agreement.provisions
-    ]
+    reviews = data.provision_reviews
+    rows += [(name, a.title, f"{a.provisions_present} of {len(a.provisions)}", "") for name, a in reviews]
+    rows += [(name, p.provision, p.label, "missing") for name, a in reviews for p in a.provisions_missing]
     body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><style>"
