@@ -210,9 +210,7 @@ def dashboard(user, as_of: datetime.date, *, as_of_findings: list[Finding] | Non
         open_findings = Finding.objects.restrict(user, Action.VIEW).open()
         by_severity = dict(open_findings.values_list("severity").annotate(n=Count("pk")).order_by())
         acknowledged_open = open_findings.filter(acknowledged_at__isnull=False).count()
-        urgent = list(
-            findings_by_urgency(findings_visible_to(user).filter(resolved_at__isnull=True))[:DASHBOARD_URGENT_FINDINGS]
-        )
+        urgent = urgent_findings(user)
     severity_counts = [SeverityCount(value, label, by_severity.get(value, 0)) for value, label in Severity.choices]
 
     return Dashboard(
@@ -225,6 +223,14 @@ def dashboard(user, as_of: datetime.date, *, as_of_findings: list[Finding] | Non
         urgent_findings=urgent,
         acknowledged_open=acknowledged_open,
     )
+
+
+def urgent_findings(user, limit: int = DASHBOARD_URGENT_FINDINGS) -> list[Finding]:
+    """The ``limit`` most urgent open findings, in one query of two steps: the top ids from the
+    findings table alone (its open-findings index, no join), then the joins for those rows only.
+    Joining the eight related tables first made PostgreSQL join every open finding before the LIMIT."""
+    top = findings_by_urgency(Finding.objects.restrict(user, Action.VIEW).filter(resolved_at__isnull=True))
+    return list(findings_by_urgency(findings_visible_to(user).filter(pk__in=top.values("pk")[:limit])))
 
 
 def facility_compliance(

@@ -13,6 +13,7 @@
   var label = root.querySelector("[data-role=status-label]");
   var percent = root.querySelector("[data-role=percent]");
   var bar = root.querySelector("[data-role=bar]");
+  var pages = root.querySelector("[data-role=pages]");
 
   function show(status) {
     if (label) {
@@ -20,6 +21,10 @@
     }
     if (percent) {
       percent.textContent = status.progress + "%";
+    }
+    if (pages) {
+      // Pages laid out so far: WeasyPrint's own page events, not a guess.
+      pages.textContent = status.pages ? "page " + status.pages : "";
     }
     if (bar) {
       bar.value = status.progress;
