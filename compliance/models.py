@@ -8,7 +8,7 @@ from compliance import kinds
 from compliance.kinds import Severity
 from organizations.querysets import RestrictedQuerySet
 
-__all__ = ["SEVERITY_RANK", "Finding", "FindingKind", "FindingQuerySet", "Severity"]
+__all__ = ["SEVERITY_RANK", "ComplianceRunState", "Finding", "FindingKind", "FindingQuerySet", "Severity"]
 
 
 #: The finding kinds as an enum (``FindingKind.MISSING_BAA``), built from the registry
@@ -129,3 +129,35 @@ class Finding(models.Model):
     @property
     def subject(self):
         return self.engagement or self.agreement or self.subcontractor_link
+
+
+class ComplianceRunStateQuerySet(RestrictedQuerySet):
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        return Q()  # the organization's run state; it names no facility
+
+
+class ComplianceRunState(models.Model):
+    """When the engine was last asked to re-run for an organization after an edit, and when the last
+    run that reached it started: the pages say "findings are being updated" while a request is newer
+    than the start of the last run, and refresh their findings when it is not (issue #18 item 2).
+
+    Two instants rather than a flag, so that a run which started before an edit committed does not
+    count as having seen it.
+    """
+
+    organization = models.OneToOneField(
+        "organizations.Organization", on_delete=models.CASCADE, primary_key=True, related_name="compliance_run_state"
+    )
+    requested_at = models.DateTimeField(null=True, blank=True)
+    last_run_started_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ComplianceRunStateQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Compliance runs of organization {self.organization_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.requested_at is not None and (
+            self.last_run_started_at is None or self.last_run_started_at < self.requested_at
+        )

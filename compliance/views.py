@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -37,6 +38,15 @@ def dashboard(request):
         "compliance/dashboard.html",
         {"data": data, "expiry_chart": charts.expirations_chart(data.expirations)},
     )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def findings_updating(request):
+    """Polled by the pages that say "findings are being updated" (static/js/findings-refresh.js)."""
+    response = JsonResponse({"pending": selectors.compliance_run_pending(request.user)})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET
