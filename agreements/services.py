@@ -397,9 +397,21 @@ def agreement_save(
     agreement_validate(agreement=agreement, covered_facilities=facilities)
     _check_coverage_change(agreement=agreement, covered_facilities=facilities, actor=actor)
     agreement.full_clean()
-    agreement.save()
-    if facilities is not None:
-        agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
+    creating = agreement.pk is None
+    if creating:
+        # One history entry for a new agreement, with its coverage (issue #18 item 7): the row and its
+        # facilities are written without history, then recorded once, as created.
+        agreement.skip_history_when_saving = True
+    try:
+        agreement.save()
+        if facilities is not None:
+            agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
+    finally:
+        if creating:
+            del agreement.skip_history_when_saving
+    if creating:
+        agreement.save(update_fields=["title"])  # records the row and its coverage as they now are
+        agreement.history.filter(history_id=agreement.history.latest().history_id).update(history_type="+")
     return agreement
 
 

@@ -17,7 +17,7 @@ from checklists.models import (
     ItemStatus,
     TeleradiologyChecklist,
 )
-from checklists.services import checklist_item_update
+from checklists.services import NEXT_REVIEW_REQUIRED, checklist_item_update
 from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin
 
@@ -46,6 +46,8 @@ class ChecklistItemForm(forms.ModelForm):
             cleaned.get("verified_by") and cleaned.get("verified_on")
         ):
             raise ValidationError("A complete item needs who verified it and when.")
+        if cleaned.get("status") == ItemStatus.COMPLETE and not cleaned.get("next_review_on"):
+            raise ValidationError({"next_review_on": NEXT_REVIEW_REQUIRED})
         return cleaned
 
 

@@ -3,6 +3,7 @@ integrity-protected records are read-only, and saves go through the services."""
 
 from __future__ import annotations
 
+import datetime
 import io
 
 import pytest
@@ -190,7 +191,7 @@ def test_it_records_a_checklist_item_through_the_service(client, superuser):
             "evidence_note": "Audit log export reviewed",
             "verified_by": superuser.pk,
             "verified_on": today.isoformat(),
-            "next_review_on": "",
+            "next_review_on": (today + datetime.timedelta(days=365)).isoformat(),
             "not_applicable_reason": "",
         },
     )

@@ -42,6 +42,17 @@
 })();
 
 //
+// After a failed submit the page comes back with an error summary: move the focus to it, so that a
+// keyboard or screen-reader user starts from what to fix (WCAG 2.1 3.3.1, 2.4.3).
+(function () {
+  "use strict";
+
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+  }
+})();
+
 // Automatic logoff, 45 CFR 164.312(a)(2)(iii). The server ends the session IDLE_LOGOFF_MINUTES
 // after the last request (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST); this timer makes the
 // screen follow it, so that an unattended browser does not keep showing the organization's data.

@@ -513,3 +513,10 @@ def test_it_ignores_a_filter_value_it_does_not_know_and_says_so(officer_client):
     assert response.status_code == 200
     assert "baa_status" in response.context["filter"].form.errors
     assert [v.legal_name for v in response.context["page"].object_list] == ["Any Vendor"]
+
+
+def test_it_offers_each_sort_once(officer_client):
+    form = officer_client.get(reverse("vendors:list")).context["filter"].form
+    labels = [label for _, label in form.fields["sort"].choices]
+    assert labels.count("Name") == 1
+    assert len(labels) == len(set(labels))
