@@ -412,14 +412,25 @@ def agreement_save(
     facilities = list(covered_facilities) if covered_facilities is not None else None
     agreement_validate(agreement=agreement, covered_facilities=facilities)
     _check_coverage_change(agreement=agreement, covered_facilities=facilities, actor=actor)
-    is_new = agreement.pk is None
     agreement.full_clean()
-    agreement.save()
-    if facilities is not None:
-        before = set() if is_new else set(agreement.covered_facilities.values_list("pk", flat=True))
-        after = set() if agreement.covers_all_facilities else {facility.pk for facility in facilities}
-        agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
-        _date_coverage_changes(agreement, added=after - before, removed=before - after, on=coverage_changed_on)
+    creating = agreement.pk is None
+    if creating:
+        # One history entry for a new agreement, with its coverage (issue #18 item 7): the row and its
+        # facilities are written without history, then recorded once, as created.
+        agreement.skip_history_when_saving = True
+    try:
+        agreement.save()
+        if facilities is not None:
+            before = set() if creating else set(agreement.covered_facilities.values_list("pk", flat=True))
+            after = set() if agreement.covers_all_facilities else {facility.pk for facility in facilities}
+            agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
+            _date_coverage_changes(agreement, added=after - before, removed=before - after, on=coverage_changed_on)
+    finally:
+        if creating:
+            del agreement.skip_history_when_saving
+    if creating:
+        agreement.save(update_fields=["title"])  # records the row and its coverage as they now are
+        agreement.history.filter(history_id=agreement.history.latest().history_id).update(history_type="+")
     return agreement
 
 

@@ -16,6 +16,7 @@ from alerts import selectors
 from alerts.emails import UNSUBSCRIBE_MAX_AGE_DAYS, unsubscribe_token_expired, user_id_from_unsubscribe_token
 from alerts.forms import AlertFilterForm, AlertPreferenceForm
 from alerts.models import Alert
+from alerts.schedule import alert_schedule
 from alerts.services import (
     ALERT_ROLES,
     alert_preference_for,
@@ -45,6 +46,7 @@ def alert_list(request):
             "page": page,
             "counts": selectors.alert_counts(Alert.objects.restrict(request.user, Action.VIEW)),
             "last_run": selectors.last_dispatch(request.membership.organization_id),
+            "schedule": alert_schedule(),
             "can_change": can(request, Action.CHANGE),
             "refused": selectors.refused_addresses(request.user) if is_admin else None,
         },

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from agreements.models import BusinessAssociateAgreement
 from compliance import kinds
-from compliance.models import SEVERITY_RANK, Finding, FindingKind, Severity
+from compliance.models import SEVERITY_RANK, ComplianceRunState, Finding, FindingKind, Severity
 from compliance.timeline import (
     AgreementState,
     EndReason,
@@ -56,6 +56,13 @@ def findings_by_urgency(queryset: QuerySet[Finding]) -> QuerySet[Finding]:
     return queryset.annotate(severity_rank=severity_rank()).order_by(
         "severity_rank", "resolved_at", "due_on", "first_seen_at", "pk"
     )
+
+
+def compliance_run_pending(user) -> bool:
+    """Whether an edit of the user's organization waits for the background run of the rules engine
+    (compliance.services.schedule_compliance_run): the findings shown may not reflect it yet."""
+    state = ComplianceRunState.objects.restrict(user, Action.VIEW).first()
+    return state is not None and state.is_pending
 
 
 def findings_visible_to(user) -> QuerySet[Finding]:
