@@ -5,7 +5,6 @@ server where the test is about what a server answers. Time is passed in (``as_of
 from __future__ import annotations
 
 import datetime
-import math
 import smtplib
 import zoneinfo
 from collections import Counter
@@ -19,7 +18,6 @@ from django.test.utils import CaptureQueriesContext
 from agreements.models import AgreementStatus
 from alerts.models import Alert, AlertKind, AlertPreference, DeliveryMode, Digest, DispatchRun, SendStatus
 from alerts.services import (
-    CLAIM_BATCH,
     MAX_ATTEMPTS,
     alert_preference_unsubscribe,
     alert_retry,
@@ -567,10 +565,8 @@ def test_it_sends_with_a_fixed_number_of_queries_per_email():
     small_queries, small_sent = run_for(1, "-a")
     big_queries, big_sent = run_for(5, "-b")
     assert (small_sent, big_sent) == (3, 15)
-    # Recording: one statement per email; claiming: one UPDATE ... RETURNING per CLAIM_BATCH emails
-    # (issue 17); everything else is fixed.
-    claims = math.ceil(big_sent / CLAIM_BATCH) - math.ceil(small_sent / CLAIM_BATCH)
-    assert big_queries - small_queries == (big_sent - small_sent) + claims
+    # Claiming and recording: two statements per email; everything else is fixed.
+    assert big_queries - small_queries == 2 * (big_sent - small_sent)
     assert DispatchRun.objects.filter(finished_at__isnull=False).count() == 2
 
 
