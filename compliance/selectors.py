@@ -154,12 +154,16 @@ def _covered_q(user, as_of: datetime.date) -> Q:
     return Q(Exists(covering(agreements_in_force(as_of).restrict(user, Action.VIEW), as_of=as_of)))
 
 
-def findings_as_of(user, organization_id: int, as_of: datetime.date) -> list[Finding]:
+def findings_as_of(
+    user, organization_id: int, as_of: datetime.date, *, facility_id: int | None = None
+) -> list[Finding]:
     """The findings that were (or will be) open on ``as_of``, from the rules over the dates on record,
     as unsaved Finding objects the pages can show; visible to ``user`` like the stored ones (the gate of
     each subject: facility, agreement, subcontractor link). ``user`` None is the command line's report
-    of the whole organization (as reports.selectors.Scope). Writes nothing
-    (compliance.services.evaluate_compliance). A fixed number of queries."""
+    of the whole organization (as reports.selectors.Scope). With ``facility_id`` (a facility's report),
+    an agreement's findings are kept only when the agreement covers that facility, read in the same
+    query as the gate's. Writes nothing (compliance.services.evaluate_compliance). A fixed number of
+    queries."""
     from compliance.services import evaluate_compliance
     from vendors.models import SubcontractorLink
 
@@ -172,9 +176,10 @@ def findings_as_of(user, organization_id: int, as_of: datetime.date) -> list[Fin
     visible_facilities = set(visible(Facility).values_list("pk", flat=True))
     agreement_ids = {d.agreement_id for d in detections if d.facility_id is None and d.agreement_id}
     link_ids = {d.subcontractor_link_id for d in detections if d.subcontractor_link_id}
-    visible_agreements = set(
-        visible(BusinessAssociateAgreement).filter(pk__in=agreement_ids).values_list("pk", flat=True)
-    )
+    agreements = visible(BusinessAssociateAgreement).filter(pk__in=agreement_ids)
+    if facility_id is not None:
+        agreements = agreements.filter(Q(covers_all_facilities=True) | Q(covered_facilities=facility_id))
+    visible_agreements = set(agreements.values_list("pk", flat=True))
     visible_links = set(visible(SubcontractorLink).filter(pk__in=link_ids).values_list("pk", flat=True))
     shown = [
         d

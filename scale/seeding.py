@@ -414,6 +414,9 @@ LAPSED_EXPIRED = "lapsed_expired"
 LAPSED_TERMINATED = "lapsed_terminated"
 PHI_BEFORE = "phi_before"  # BAA executed after PHI access started
 EXPIRING = "expiring"  # expires within the horizon, no executed successor
+TERMINATING = "terminating"  # a termination dated within the horizon (rule 3b)
+GAP_AHEAD = "gap_ahead"  # expires soon; the successor, signed, takes effect days later (rule 3c)
+PAST_GAP = "past_gap"  # lapsed for a while in the past, renewed since, no risk assessment (rule 4b)
 IDLE = "idle"  # no engagement yet, no BAA yet
 CONDUIT = "conduit"
 _SCENARIO_WEIGHTS = (
@@ -427,7 +430,17 @@ _SCENARIO_WEIGHTS = (
     (EXPIRING, 25),
 )
 #: One vendor of each in every organization, whatever the dice say (rules 1 to 4 fire everywhere).
-_FORCED_SCENARIOS = (MISSING, LAPSED_EXPIRED, LAPSED_TERMINATED, PHI_BEFORE, EXPIRING)
+#: Terminating, gap-ahead and a past gap are only forced: rare in practice, each a finding of its own.
+_FORCED_SCENARIOS = (
+    MISSING,
+    LAPSED_EXPIRED,
+    LAPSED_TERMINATED,
+    PHI_BEFORE,
+    EXPIRING,
+    TERMINATING,
+    GAP_AHEAD,
+    PAST_GAP,
+)
 # Agreement-level flavours of a covered vendor's current BAA (rules 5 to 7).
 NO_DOCUMENT, LONG_BREACH_WINDOW, PRE_OMNIBUS, AMENDED_AFTER_OMNIBUS = "no_doc", "breach_90", "pre_omnibus", "amended"
 # The extra agreements that bring each organization to its number of BAAs.
@@ -1081,6 +1094,41 @@ class _OrganizationSeeder:
                 )
                 return [current, _PlannedAgreement(draft, predecessor=current, document=False)]
             return [current]
+        if scenario == TERMINATING:
+            # agreements.services.agreement_terminate records a termination dated ahead as TERMINATED:
+            # the BAA covers until that day (rule 3b warns), not after.
+            current.agreement.status = AgreementStatus.TERMINATED
+            current.agreement.auto_renews, current.agreement.renewal_term_months = False, None
+            current.agreement.expires_on = None
+            current.agreement.terminated_on = self.days_ahead(rng.randint(5, 60))
+            return [current]
+        if scenario == PAST_GAP:
+            # Covered from before PHI access, lapsed, renewed weeks later: the days in between were
+            # disclosures without a BAA (45 CFR 164.502(e)), open until a risk assessment is recorded.
+            current.agreement.status = AgreementStatus.EXPIRED
+            current.agreement.auto_renews, current.agreement.renewal_term_months = False, None
+            phi_from = plan.engagements[0].phi_access_starts_on  # the forced engagement's (choose_scenarios)
+            current.agreement.expires_on = self.between(phi_from + datetime.timedelta(days=1), self.days_ago(60))
+            renewed = current.agreement.expires_on + datetime.timedelta(days=rng.randint(5, 25))
+            successor = self.agreement(
+                plan,
+                executed_on=renewed,
+                title=f"Business Associate Agreement {renewed.year} (renewal)",
+            )
+            return [current, _PlannedAgreement(successor, predecessor=current)]
+        if scenario == GAP_AHEAD:
+            # Renewed, but the successor takes effect days after the expiry: PHI access without a BAA
+            # in force in between (45 CFR 164.502(e)), rule 3c's warning.
+            current.agreement.status = AgreementStatus.SUPERSEDED
+            current.agreement.auto_renews, current.agreement.renewal_term_months = False, None
+            current.agreement.expires_on = self.days_ahead(rng.randint(5, 60))
+            successor = self.agreement(
+                plan,
+                executed_on=self.days_ago(rng.randint(1, 30)),
+                effective_on=current.agreement.expires_on + datetime.timedelta(days=rng.randint(5, 30)),
+                title=f"Business Associate Agreement {current.agreement.expires_on.year} (renewal)",
+            )
+            return [current, _PlannedAgreement(successor, predecessor=current)]
         if scenario == RENEWED_IN_ADVANCE:
             current.agreement.status = AgreementStatus.SUPERSEDED
             current.agreement.auto_renews, current.agreement.renewal_term_months = False, None
