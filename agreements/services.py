@@ -24,6 +24,7 @@ from agreements.models import (
     FacilityCoverage,
     breach_window_max_days,
 )
+from compliance.scheduling import schedule_compliance_run
 from organizations.models import Organization
 
 
@@ -106,6 +107,7 @@ def agreement_transition(
     agreement.status = target
     agreement.full_clean()
     agreement.save()
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 
@@ -147,6 +149,7 @@ def agreement_renew(
     renewal.full_clean()
     renewal.save()
     renewal.covered_facilities.set(previous.covered_facilities.all())
+    schedule_compliance_run(organization_id=renewal.organization_id)
     return renewal
 
 
@@ -227,6 +230,7 @@ def agreement_termination_correct(
         agreement._history_user = actor
     agreement.full_clean()
     agreement.save()
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 
@@ -237,6 +241,7 @@ def agreement_archive(*, agreement: BusinessAssociateAgreement) -> BusinessAssoc
     agreement.archived_at = timezone.now()
     agreement.full_clean()
     agreement.save(update_fields=["archived_at"])
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 
@@ -289,6 +294,7 @@ def document_store(
     from documents.services import document_quarantine
 
     document_quarantine(document=document)
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return document
 
 
@@ -413,6 +419,7 @@ def agreement_save(
         after = set() if agreement.covers_all_facilities else {facility.pk for facility in facilities}
         agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
         _date_coverage_changes(agreement, added=after - before, removed=before - after, on=coverage_changed_on)
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 

@@ -42,10 +42,9 @@ from agreements.services import (
     agreement_transition,
     document_store,
 )
-from baatracker.forms import add_service_errors
+from baatracker.forms import add_service_errors, render_form, save_with_service
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance.models import Finding, FindingKind
-from compliance.services import schedule_compliance_run
 from compliance.timeline import agreement_spans, agreement_state
 from documents.models import OfficerVerdict, Safety
 from documents.selectors import agreement_review
@@ -228,26 +227,19 @@ def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: 
         user=request.user,
         membership=request.membership,
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                agreement = agreement_save(
-                    agreement=form.instance, covered_facilities=form.covered_facilities_to_save(), actor=request.user
-                )
-                schedule_compliance_run(organization_id=agreement.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Agreement \u201c{agreement.title}\u201d {'added' if created else 'saved'}.")
-            if form.breach_window_warning:
-                messages.warning(request, form.breach_window_warning)
-            return redirect("agreements:detail", pk=agreement.pk)
-    return render(
+    saved = save_with_service(
         request,
-        "agreements/form.html",
-        {"form": form, "agreement": agreement, "created": created},
-        status=400 if form.errors else 200,
+        form,
+        lambda: agreement_save(
+            agreement=form.instance, covered_facilities=form.covered_facilities_to_save(), actor=request.user
+        ),
+        message=lambda a: f"Agreement \u201c{a.title}\u201d {'added' if created else 'saved'}.",
     )
+    if saved is not None:
+        if form.breach_window_warning:
+            messages.warning(request, form.breach_window_warning)
+        return redirect("agreements:detail", pk=saved.pk)
+    return render_form(request, "agreements/form.html", {"form": form, "agreement": agreement, "created": created})
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
@@ -283,7 +275,6 @@ def agreement_transition_view(request, pk: int):
                 done = "Agreement archived. It is kept, never deleted (45 CFR 164.316(b)(2)(i): 6 years)."
             else:
                 raise ValidationError("Unknown action.")
-            schedule_compliance_run(organization_id=agreement.organization_id)
     except _FormInvalid:
         agreement.refresh_from_db()
         messages.error(request, "Correct the dates below.")
@@ -319,7 +310,6 @@ def agreement_renew_view(request, pk: int):
                 expires_on=form.cleaned_data["expires_on"],
                 actor=request.user,
             )
-            schedule_compliance_run(organization_id=agreement.organization_id)
     except ValidationError as error:
         agreement.refresh_from_db()
         for message in error.messages:
@@ -367,7 +357,6 @@ def agreement_terminate_view(request, pk: int):
                             reason=form.cleaned_data["reason"],
                             actor=request.user,
                         )
-                        schedule_compliance_run(organization_id=agreement.organization_id)
                 except ValidationError as error:
                     agreement.refresh_from_db()
                     add_service_errors(form, error)
@@ -407,7 +396,6 @@ def agreement_correct_termination_view(request, pk: int):
                     reason=form.cleaned_data["reason"],
                     actor=request.user,
                 )
-                schedule_compliance_run(organization_id=agreement.organization_id)
         except ValidationError as error:
             agreement.refresh_from_db()
             add_service_errors(form, error)
@@ -433,31 +421,21 @@ def agreement_correct_termination_view(request, pk: int):
 def document_upload(request, pk: int):
     agreement = _visible(request, pk, Action.CHANGE)
     form = DocumentUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            with transaction.atomic():
-                document = document_store(
-                    agreement=agreement,
-                    upload=upload,
-                    original_name=upload.name,
-                    uploaded_by=request.user,
-                    kind=form.cleaned_data["kind"],
-                )
-                schedule_compliance_run(organization_id=agreement.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request, f"Stored {document.original_name} ({document.size_bytes:,} bytes), SHA-256 {document.sha256}."
-            )
-            return redirect("agreements:detail", pk=agreement.pk)
-    return render(
+    stored = save_with_service(
         request,
-        "agreements/upload.html",
-        {"form": form, "agreement": agreement},
-        status=400 if form.errors else 200,
+        form,
+        lambda: document_store(
+            agreement=agreement,
+            upload=form.cleaned_data["file"],
+            original_name=form.cleaned_data["file"].name,
+            uploaded_by=request.user,
+            kind=form.cleaned_data["kind"],
+        ),
+        message=lambda d: f"Stored {d.original_name} ({d.size_bytes:,} bytes), SHA-256 {d.sha256}.",
     )
+    if stored is not None:
+        return redirect("agreements:detail", pk=agreement.pk)
+    return render_form(request, "agreements/upload.html", {"form": form, "agreement": agreement})
 
 
 @require_GET

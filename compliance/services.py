@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from compliance.models import AssessmentOutcome, BreachRiskAssessment, Finding
 from compliance.rules import Detection, RuleContext, detect_all
+from compliance.scheduling import schedule_compliance_run
 from organizations.models import Organization
 
 _CHUNK = 1000
@@ -205,11 +206,3 @@ def finding_acknowledge(*, finding: Finding, user, note: str) -> Finding:
     finding.full_clean()
     finding.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
     return finding
-
-
-def schedule_compliance_run(*, organization_id: int) -> None:
-    """Re-run the engine for one organization in the background once the current transaction commits,
-    so that pages reflect a fix within seconds."""
-    from compliance.tasks import run_compliance_checks
-
-    transaction.on_commit(lambda: run_compliance_checks.delay(organization_id=organization_id))
