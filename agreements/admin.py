@@ -15,7 +15,6 @@ from django.db.models import Count
 
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
 from agreements.services import agreement_archive, agreement_save, agreement_validate
-from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin, ReadOnlyInline
 
 DOCUMENT_FIELDS = ["kind", "original_name", "size_bytes", "sha256", "uploaded_by", "uploaded_at"]
@@ -96,7 +95,6 @@ class BusinessAssociateAgreementAdmin(HistoryAdmin):
         # Through the service (tenant checks, full_clean, coverage), never a bare save().
         obj._history_user = request.user
         agreement_save(agreement=obj, covered_facilities=list(form.cleaned_data.get("covered_facilities") or []))
-        schedule_compliance_run(organization_id=obj.organization_id)
 
     def save_related(self, request, form, formsets, change):
         # The coverage was set by agreement_save; the document inline is read-only.

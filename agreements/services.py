@@ -24,6 +24,7 @@ from agreements.models import (
     FacilityCoverage,
     breach_window_max_days,
 )
+from compliance.scheduling import schedule_compliance_run
 from organizations.models import Organization
 
 
@@ -106,6 +107,7 @@ def agreement_transition(
     agreement.status = target
     agreement.full_clean()
     agreement.save()
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 
@@ -147,6 +149,7 @@ def agreement_renew(
     renewal.full_clean()
     renewal.save()
     renewal.covered_facilities.set(previous.covered_facilities.all())
+    schedule_compliance_run(organization_id=renewal.organization_id)
     return renewal
 
 
@@ -227,6 +230,7 @@ def agreement_termination_correct(
         agreement._history_user = actor
     agreement.full_clean()
     agreement.save()
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 
@@ -237,6 +241,7 @@ def agreement_archive(*, agreement: BusinessAssociateAgreement) -> BusinessAssoc
     agreement.archived_at = timezone.now()
     agreement.full_clean()
     agreement.save(update_fields=["archived_at"])
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 
@@ -296,6 +301,7 @@ def document_store(
         document_accept_read(document=document, events=events, safety_message=safety_message)
     else:
         document_quarantine(document=document)
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return document
 
 
@@ -431,6 +437,7 @@ def agreement_save(
     if creating:
         agreement.save(update_fields=["title"])  # records the row and its coverage as they now are
         agreement.history.filter(history_id=agreement.history.latest().history_id).update(history_type="+")
+    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 

@@ -43,10 +43,9 @@ from agreements.services import (
     agreement_transition,
     document_store,
 )
-from baatracker.forms import add_service_errors
+from baatracker.forms import add_service_errors, render_form, save_with_service
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance.models import Finding, FindingKind
-from compliance.services import schedule_compliance_run
 from compliance.timeline import agreement_spans, agreement_state
 from documents.models import OfficerVerdict, Safety
 from documents.selectors import agreement_review
@@ -246,33 +245,28 @@ def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: 
         user=request.user,
         membership=request.membership,
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                agreement = agreement_save(
-                    agreement=form.instance, covered_facilities=form.covered_facilities_to_save(), actor=request.user
-                )
-                signed_pdf = form.cleaned_data.get("signed_pdf")
-                if signed_pdf:
-                    # Same transaction: the agreement is recorded with its signed copy, or not at all.
-                    _store_signed_pdf(agreement, signed_pdf, user=request.user)
-                schedule_compliance_run(organization_id=agreement.organization_id)
-        except ValidationError as error:
-            if created:  # rolled back: the form shows a new agreement again
-                form.instance.pk = None
-                form.instance._state.adding = True
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Agreement \u201c{agreement.title}\u201d {'added' if created else 'saved'}.")
-            if form.breach_window_warning:
-                messages.warning(request, form.breach_window_warning)
-            return redirect("agreements:detail", pk=agreement.pk)
-    return render(
-        request,
-        "agreements/form.html",
-        {"form": form, "agreement": agreement, "created": created},
-        status=400 if form.errors else 200,
+
+    def save() -> BusinessAssociateAgreement:
+        saved = agreement_save(
+            agreement=form.instance, covered_facilities=form.covered_facilities_to_save(), actor=request.user
+        )
+        signed_pdf = form.cleaned_data.get("signed_pdf")
+        if signed_pdf:
+            # Same transaction (save_with_service): the agreement is recorded with its signed copy, or not at all.
+            _store_signed_pdf(saved, signed_pdf, user=request.user)
+        return saved
+
+    saved = save_with_service(
+        request, form, save, message=lambda a: f"Agreement \u201c{a.title}\u201d {'added' if created else 'saved'}."
     )
+    if saved is not None:
+        if form.breach_window_warning:
+            messages.warning(request, form.breach_window_warning)
+        return redirect("agreements:detail", pk=saved.pk)
+    if created and form.instance.pk is not None:  # rolled back: the form shows a new agreement again
+        form.instance.pk = None
+        form.instance._state.adding = True
+    return render_form(request, "agreements/form.html", {"form": form, "agreement": agreement, "created": created})
 
 
 # --- lifecycle ------------------------------------------------------------------------------------
@@ -308,7 +302,6 @@ def agreement_transition_view(request, pk: int):
                 done = "Agreement archived. It is kept, never deleted (45 CFR 164.316(b)(2)(i): 6 years)."
             else:
                 raise ValidationError("Unknown action.")
-            schedule_compliance_run(organization_id=agreement.organization_id)
     except _FormInvalid:
         agreement.refresh_from_db()
         messages.error(request, "Correct the dates below.")
@@ -344,7 +337,6 @@ def agreement_renew_view(request, pk: int):
                 expires_on=form.cleaned_data["expires_on"],
                 actor=request.user,
             )
-            schedule_compliance_run(organization_id=agreement.organization_id)
     except ValidationError as error:
         agreement.refresh_from_db()
         for message in error.messages:
@@ -392,7 +384,6 @@ def agreement_terminate_view(request, pk: int):
                             reason=form.cleaned_data["reason"],
                             actor=request.user,
                         )
-                        schedule_compliance_run(organization_id=agreement.organization_id)
                 except ValidationError as error:
                     agreement.refresh_from_db()
                     add_service_errors(form, error)
@@ -432,7 +423,6 @@ def agreement_correct_termination_view(request, pk: int):
                     reason=form.cleaned_data["reason"],
                     actor=request.user,
                 )
-                schedule_compliance_run(organization_id=agreement.organization_id)
         except ValidationError as error:
             agreement.refresh_from_db()
             add_service_errors(form, error)
@@ -458,31 +448,21 @@ def agreement_correct_termination_view(request, pk: int):
 def document_upload(request, pk: int):
     agreement = _visible(request, pk, Action.CHANGE)
     form = DocumentUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            with transaction.atomic():
-                document = document_store(
-                    agreement=agreement,
-                    upload=upload,
-                    original_name=upload.name,
-                    uploaded_by=request.user,
-                    kind=form.cleaned_data["kind"],
-                )
-                schedule_compliance_run(organization_id=agreement.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(
-                request, f"Stored {document.original_name} ({document.size_bytes:,} bytes), SHA-256 {document.sha256}."
-            )
-            return redirect("agreements:detail", pk=agreement.pk)
-    return render(
+    stored = save_with_service(
         request,
-        "agreements/upload.html",
-        {"form": form, "agreement": agreement},
-        status=400 if form.errors else 200,
+        form,
+        lambda: document_store(
+            agreement=agreement,
+            upload=form.cleaned_data["file"],
+            original_name=form.cleaned_data["file"].name,
+            uploaded_by=request.user,
+            kind=form.cleaned_data["kind"],
+        ),
+        message=lambda d: f"Stored {d.original_name} ({d.size_bytes:,} bytes), SHA-256 {d.sha256}.",
     )
+    if stored is not None:
+        return redirect("agreements:detail", pk=agreement.pk)
+    return render_form(request, "agreements/upload.html", {"form": form, "agreement": agreement})
 
 
 @require_GET

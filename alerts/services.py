@@ -72,7 +72,7 @@ from alerts.models import (
     SendStatus,
 )
 from compliance.models import Finding
-from organizations.models import Membership, Role
+from organizations.models import Membership, Role, access_in_force_q
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def _eligible_memberships(organization_ids: set[int], as_of: datetime.date) -> Q
     return (
         Membership.objects.filter(organization_id__in=organization_ids, role__in=ALERT_ROLES, user__is_active=True)
         .exclude(user__email="")
-        .filter(Q(access_expires_on__isnull=True) | Q(access_expires_on__gte=as_of))
+        .filter(access_in_force_q(as_of))
     )
 
 
@@ -369,7 +369,7 @@ def _recipient_still_wants(as_of: datetime.date) -> Q:
     with an email address, and has not turned this kind of alert off."""
     membership = Membership.objects.filter(
         user=OuterRef("recipient"), organization=OuterRef("organization"), role__in=ALERT_ROLES
-    ).filter(Q(access_expires_on__isnull=True) | Q(access_expires_on__gte=as_of))
+    ).filter(access_in_force_q(as_of))
     turned_off = Q()
     for kind, field_name in PREFERENCE_FIELD.items():
         muted = AlertPreference.objects.filter(user=OuterRef("recipient"), **{field_name: False})

@@ -34,12 +34,12 @@ from api import serializers as s
 from api.base import RestrictedViewSet
 from checklists.forms import ChecklistItemForm
 from checklists.models import ChecklistItem
-from checklists.services import COMPUTED_REFUSALS, checklist_item_update
+from checklists.services import COMPUTED_REFUSALS
 from compliance.forms import FindingAcknowledgeForm
 from compliance.models import Finding, FindingKind, Severity
 from compliance.rules import agreements_in_force
 from compliance.selectors import findings_by_urgency
-from compliance.services import finding_acknowledge, schedule_compliance_run
+from compliance.services import finding_acknowledge
 from facilities.models import Facility, FacilityKind
 from organizations.models import AccessAction
 from organizations.querysets import Action
@@ -98,7 +98,6 @@ class WriteThroughForms:
         form = valid_form(self.form_for(request, instance, data))
         with transaction.atomic():
             saved = self.save(request, form)
-            schedule_compliance_run(organization_id=active_membership(request.user).organization_id)
         saved = self.get_queryset_for_output().get(pk=saved.pk)
         return Response(
             self.get_serializer(saved).data,
@@ -308,7 +307,6 @@ class AgreementViewSet(FormCreate, FormUpdate, ListRetrieve):
                 )
             else:
                 agreement_archive(agreement=agreement)
-            schedule_compliance_run(organization_id=agreement.organization_id)
         agreement = self.get_queryset_for_output().get(pk=agreement.pk)
         return Response(s.AgreementSerializer(agreement, context=self.get_serializer_context()).data)
 
@@ -352,7 +350,6 @@ class DocumentViewSet(ListRetrieve):
                 uploaded_by=request.user,
                 kind=data["kind"],
             )
-            schedule_compliance_run(organization_id=data["agreement"].organization_id)
         return Response(s.DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
@@ -447,16 +444,7 @@ class ChecklistItemViewSet(FormUpdate, ListRetrieve):
         )
 
     def save(self, request, form):
-        data = form.cleaned_data
-        return checklist_item_update(
-            item=form.instance,
-            status=data["status"],
-            evidence_note=data.get("evidence_note") or "",
-            not_applicable_reason=data.get("not_applicable_reason") or "",
-            verified_by=data.get("verified_by"),
-            verified_on=data.get("verified_on"),
-            next_review_on=data.get("next_review_on"),
-        )
+        return form.record()
 
 
 # --- Reports ----------------------------------------------------------------------------------------

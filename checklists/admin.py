@@ -19,7 +19,6 @@ from checklists.models import (
     TeleradiologyChecklist,
 )
 from checklists.services import COMPUTED_REFUSALS, NEXT_REVIEW_REQUIRED, checklist_item_update
-from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin
 
 ITEM_FIELDS = [
@@ -117,8 +116,6 @@ class TeleradiologyChecklistAdmin(HistoryAdmin):
             if item_form.instance.pk and item_form.has_changed():
                 item_form.instance._history_user = request.user
                 formset.changed_objects.append((_record(item_form.instance), item_form.changed_data))
-        if formset.changed_objects:
-            schedule_compliance_run(organization_id=form.instance.engagement.facility.organization_id)
 
 
 @admin.register(ChecklistItem)
@@ -149,4 +146,3 @@ class ChecklistItemAdmin(HistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         _record(obj)
-        schedule_compliance_run(organization_id=obj.checklist.engagement.facility.organization_id)

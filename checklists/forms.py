@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from checklists.models import ChecklistItem, ItemStatus
-from checklists.services import NEXT_REVIEW_REQUIRED, VERIFYING_ROLES
+from checklists.services import NEXT_REVIEW_REQUIRED, VERIFYING_ROLES, checklist_item_update
 
 #: Evidence is a document, a screenshot or an exported email; nothing executable.
 EVIDENCE_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".txt", ".docx", ".xlsx", ".eml", ".msg")
@@ -102,3 +102,18 @@ class ChecklistItemForm(forms.ModelForm):
                 f"({verified_on:%Y-%m-%d}).",
             )
         return cleaned
+
+    def record(self, *, evidence_file=None) -> ChecklistItem:
+        """Save the valid form's values through checklists.services.checklist_item_update, which validates
+        again and saves (the page and the API; the form has already applied its values to the item)."""
+        data = self.cleaned_data
+        return checklist_item_update(
+            item=self.instance,
+            status=data["status"],
+            evidence_note=data.get("evidence_note") or "",
+            not_applicable_reason=data.get("not_applicable_reason") or "",
+            verified_by=data.get("verified_by"),
+            verified_on=data.get("verified_on"),
+            next_review_on=data.get("next_review_on"),
+            evidence_file=evidence_file,
+        )

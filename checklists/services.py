@@ -15,6 +15,7 @@ from checklists.models import (
     ItemStatus,
     TeleradiologyChecklist,
 )
+from compliance.scheduling import schedule_compliance_run
 from organizations.models import Role
 from vendors.models import Engagement
 
@@ -51,6 +52,7 @@ def checklist_ensure(*, engagement: Engagement) -> TeleradiologyChecklist:
     checklist, _ = TeleradiologyChecklist.objects.get_or_create(engagement=engagement)
     existing = set(checklist.items.values_list("number", flat=True))
     ChecklistItem.objects.bulk_create(checklist_items_for(checklist, skip=existing))
+    schedule_compliance_run(organization_id=engagement.vendor.organization_id)
     return checklist
 
 
@@ -100,4 +102,5 @@ def checklist_item_update(
         )
     item.full_clean()
     item.save()
+    schedule_compliance_run(organization_id=item.checklist.engagement.vendor.organization_id)
     return item

@@ -5,14 +5,13 @@ privileges (compliance.rules.with_reader_items_computed), the others verified wi
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from baatracker.forms import add_service_errors
+from baatracker.forms import render_form, save_with_service
 from checklists import selectors
 from checklists.forms import ChecklistItemForm
 from checklists.models import (
@@ -22,8 +21,7 @@ from checklists.models import (
     ItemStatus,
     checklist_applies,
 )
-from checklists.services import COMPUTED_REFUSALS, checklist_ensure, checklist_item_update
-from compliance.services import schedule_compliance_run
+from checklists.services import COMPUTED_REFUSALS, checklist_ensure
 from compliance.timeline import checklist_item_due
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.models import AccessAction
@@ -49,7 +47,6 @@ def checklist_detail(request, engagement_pk: int):
             raise Http404("Only teleradiology engagements have this checklist.")
         with transaction.atomic():
             checklist_ensure(engagement=engagement)
-            schedule_compliance_run(organization_id=engagement.facility.organization_id)
         messages.success(request, "Checklist started.")
         return redirect("checklists:detail", engagement_pk=engagement.pk)
     if checklist is None and not checklist_applies(engagement.vendor.category):
@@ -101,29 +98,16 @@ def checklist_item_update_view(request, pk: int):
         initial=initial,
         organization_id=request.membership.organization_id,
     )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        new_file = request.FILES.get("evidence_file")
-        try:
-            with transaction.atomic():
-                # The form has already applied its values to ``item``; the service validates and saves.
-                checklist_item_update(
-                    item=item,
-                    status=data["status"],
-                    evidence_note=data.get("evidence_note") or "",
-                    not_applicable_reason=data.get("not_applicable_reason") or "",
-                    verified_by=data.get("verified_by"),
-                    verified_on=data.get("verified_on"),
-                    next_review_on=data.get("next_review_on"),
-                    evidence_file=new_file,
-                )
-                schedule_compliance_run(organization_id=engagement.facility.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Item {item.number} saved.")
-            return redirect("checklists:detail", engagement_pk=engagement.pk)
-    return render(
+
+    recorded = save_with_service(
+        request,
+        form,
+        lambda: form.record(evidence_file=request.FILES.get("evidence_file")),
+        message=lambda saved: f"Item {saved.number} saved.",
+    )
+    if recorded is not None:
+        return redirect("checklists:detail", engagement_pk=engagement.pk)
+    return render_form(
         request,
         "checklists/item_form.html",
         {
@@ -132,7 +116,6 @@ def checklist_item_update_view(request, pk: int):
             "engagement": engagement,
             "earlier_evidence": selectors.earlier_evidence_files(item),
         },
-        status=400 if form.errors else 200,
     )
 
 

@@ -734,6 +734,12 @@ def on_roster_q(day: datetime.date, prefix: str = "") -> Q:
     )
 
 
+def on_roster(radiologist: Radiologist, day: datetime.date) -> bool:
+    """The Python form of on_roster_q, for a radiologist already loaded (the day they leave is their last)."""
+    ends_on = radiologist.roster_ends_on
+    return radiologist.roster_starts_on <= day and (ends_on is None or ends_on >= day)
+
+
 def assignments_active_on(day: datetime.date) -> QuerySet[ReadingAssignment]:
     """Radiologists reading for a teleradiology engagement on ``day``: the assignment runs, the
     radiologist is on the roster, and the engagement is neither offboarded nor ended."""

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from compliance.models import AssessmentOutcome, BreachRiskAssessment, ComplianceRunState, Finding
 from compliance.rules import Detection, RuleContext, detect_all
+from compliance.scheduling import schedule_compliance_run
 from organizations.models import Organization
 
 _CHUNK = 1000
@@ -210,21 +211,3 @@ def finding_acknowledge(*, finding: Finding, user, note: str) -> Finding:
     finding.full_clean()
     finding.save(update_fields=["acknowledged_at", "acknowledged_by", "acknowledgement_note"])
     return finding
-
-
-def schedule_compliance_run(*, organization_id: int) -> None:
-    """Re-run the engine for one organization in the background once the current transaction commits,
-    so that pages reflect a fix within seconds.
-
-    The request is recorded in the same transaction as the edit: the pages then say that findings are
-    being updated until a run that started after it finishes (``compliance_run_pending``).
-    """
-    from compliance.tasks import run_compliance_checks
-
-    ComplianceRunState.objects.bulk_create(
-        [ComplianceRunState(organization_id=organization_id, requested_at=timezone.now())],
-        update_conflicts=True,
-        unique_fields=["organization"],
-        update_fields=["requested_at"],
-    )
-    transaction.on_commit(lambda: run_compliance_checks.delay(organization_id=organization_id))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 from functools import cached_property
 
 from django.conf import settings
@@ -50,6 +51,12 @@ ROLE_ACTIONS: dict[str, set[str]] = {
 }
 
 
+def access_in_force_q(day: datetime.date, prefix: str = "") -> Q:
+    """The membership (``prefix`` leads to it) grants access on ``day``: an auditor's access stops after
+    its end date, ``access_expires_on`` (the last day it is in force)."""
+    return Q(**{f"{prefix}access_expires_on__isnull": True}) | Q(**{f"{prefix}access_expires_on__gte": day})
+
+
 class Membership(models.Model):
     """A user's role in one organization, optionally limited to some of its facilities."""
 
@@ -79,6 +86,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+    def access_in_force_on(self, day: datetime.date) -> bool:
+        """The Python form of access_in_force_q, for a membership already loaded."""
+        return self.access_expires_on is None or self.access_expires_on >= day
 
     def allows(self, action: str) -> bool:
         return action in ROLE_ACTIONS[self.role]

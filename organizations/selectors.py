@@ -7,12 +7,12 @@ from functools import cached_property
 from typing import Any
 
 from django.apps import apps
-from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from baatracker.history import changed_fields, content_fields
-from organizations.models import Membership
+from organizations.models import Membership, access_in_force_q
 
 
 def active_membership(user) -> Membership | None:
@@ -26,10 +26,7 @@ def active_membership(user) -> Membership | None:
         return user._active_membership_cache
     today = timezone.localdate()
     membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=user)
-        .filter(Q(access_expires_on__isnull=True) | Q(access_expires_on__gte=today))
-        .first()
+        Membership.objects.select_related("organization").filter(user=user).filter(access_in_force_q(today)).first()
     )
     user._active_membership_cache = membership
     return membership

@@ -34,9 +34,11 @@ def members(request):
     from identity.selectors import users_with_two_factor
 
     memberships = list(selectors.members_of(request.membership.organization_id))
+    today = timezone.localdate()
+    for member in memberships:  # the access rule of active_membership, not compared in the template
+        member.access_ended = not member.access_in_force_on(today)
     context = {
         "memberships": memberships,
-        "today": timezone.localdate(),
         "two_factor_user_ids": users_with_two_factor([m.user_id for m in memberships]),
     }
     return render(request, "organizations/members.html", context)

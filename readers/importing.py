@@ -26,6 +26,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from baatracker.spreadsheets import SpreadsheetError, read_spreadsheet
+from compliance.scheduling import schedule_compliance_run
 from facilities.models import Facility, USState
 from readers.models import (
     LicenseStatus,
@@ -183,6 +184,8 @@ def readers_import(*, kind: str, upload: BinaryIO, vendor: Vendor, user) -> Read
         bulk_create_with_history(
             new, model, batch_size=BATCH_SIZE, default_user=user, default_change_reason=CHANGE_REASON
         )
+        if new:
+            schedule_compliance_run(organization_id=vendor.organization_id)
     result.saved = len(new)
     return result
 

@@ -1,5 +1,5 @@
 """Writes of the readers app. Each service validates (``full_clean``) before saving; history is
-recorded by django-simple-history; the views schedule the compliance run after the commit."""
+recorded by django-simple-history; each schedules the compliance run for after the commit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from compliance.scheduling import schedule_compliance_run
 from facilities.models import Facility
 from readers.models import (
     ImlcLetter,
@@ -32,6 +33,7 @@ def radiologist_save(*, radiologist: Radiologist) -> Radiologist:
     _require_teleradiology(radiologist.vendor)
     radiologist.full_clean()
     radiologist.save()
+    schedule_compliance_run(organization_id=radiologist.vendor.organization_id)
     return radiologist
 
 
@@ -47,6 +49,7 @@ def radiologist_remove_from_roster(*, radiologist: Radiologist, on: datetime.dat
         for assignment in radiologist.assignments.filter(ends_on__isnull=True).filter(starts_on__lte=on):
             assignment.ends_on = on
             assignment.save()
+        schedule_compliance_run(organization_id=radiologist.vendor.organization_id)
     return radiologist
 
 
@@ -57,12 +60,14 @@ def state_license_save(*, license: StateLicense) -> StateLicense:
         raise ValidationError({"imlc_letter": "The IMLC letter belongs to another radiologist."})
     license.full_clean()
     license.save()
+    schedule_compliance_run(organization_id=license.radiologist.vendor.organization_id)
     return license
 
 
 def imlc_letter_save(*, letter: ImlcLetter) -> ImlcLetter:
     letter.full_clean()
     letter.save()
+    schedule_compliance_run(organization_id=letter.radiologist.vendor.organization_id)
     return letter
 
 
@@ -75,6 +80,7 @@ def reading_assignment_save(*, assignment: ReadingAssignment) -> ReadingAssignme
         )
     assignment.full_clean()
     assignment.save()
+    schedule_compliance_run(organization_id=engagement.vendor.organization_id)
     return assignment
 
 
@@ -87,6 +93,7 @@ def privilege_save(*, privilege: Privilege) -> Privilege:
         raise ValidationError({"facility": "The facility belongs to another organization."})
     privilege.full_clean()
     privilege.save()
+    schedule_compliance_run(organization_id=facility.organization_id)
     return privilege
 
 
@@ -97,4 +104,5 @@ def proxy_agreement_save(*, agreement: ProxyCredentialingAgreement) -> ProxyCred
         raise ValidationError({"facility": "The facility belongs to another organization."})
     agreement.full_clean()
     agreement.save()
+    schedule_compliance_run(organization_id=agreement.vendor.organization_id)
     return agreement

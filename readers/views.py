@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from baatracker.forms import add_service_errors
-from compliance.services import schedule_compliance_run
+from baatracker.forms import render_form, save_with_service
+from compliance.rules import on_roster
 from facilities.models import Facility
 from organizations.mixins import action_required, can, get_restricted_object_or_404
 from organizations.querysets import Action
@@ -93,6 +93,7 @@ def radiologist_detail(request, pk: int):
         "readers/radiologist_detail.html",
         {
             "radiologist": radiologist,
+            "off_roster": radiologist.roster_ends_on is not None and not on_roster(radiologist, timezone.localdate()),
             "today": timezone.localdate(),
             "removal_form": RosterRemovalForm(initial={"roster_ends_on": timezone.localdate()}),
             "can_change": can(request, Action.CHANGE),
@@ -101,19 +102,11 @@ def radiologist_detail(request, pk: int):
     )
 
 
-def _save_form(request, form, save, *, organization_id: int, done_message: str, next_url: str, template: str, context):
-    """Validate ``form``, save its instance through the service ``save`` and schedule the compliance run."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                save(form.instance)
-                schedule_compliance_run(organization_id=organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, done_message)
-            return redirect(next_url)
-    return render(request, template, {"form": form, **context}, status=400 if form.errors else 200)
+def _save_form(request, form, save, *, done_message: str, next_url: str, template: str, context):
+    """Validate ``form``, save its instance through the service ``save`` (which schedules the compliance run)."""
+    if save_with_service(request, form, lambda: save(form.instance), message=lambda _saved: done_message) is not None:
+        return redirect(next_url)
+    return render_form(request, template, {"form": form, **context})
 
 
 @require_http_methods(["GET", "POST"])
@@ -123,21 +116,18 @@ def radiologist_create(request, vendor_pk: int):
     form = RadiologistForm(
         request.POST or None, instance=Radiologist(vendor=vendor), initial={"roster_starts_on": timezone.localdate()}
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                radiologist = radiologist_save(radiologist=form.instance)
-                schedule_compliance_run(organization_id=vendor.organization_id)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{radiologist.name} added to the roster.")
-            return redirect("readers:radiologist_detail", pk=radiologist.pk)
-    return render(
+    radiologist = save_with_service(
+        request,
+        form,
+        lambda: radiologist_save(radiologist=form.instance),
+        message=lambda saved: f"{saved.name} added to the roster.",
+    )
+    if radiologist is not None:
+        return redirect("readers:radiologist_detail", pk=radiologist.pk)
+    return render_form(
         request,
         "readers/form.html",
         {"form": form, "vendor": vendor, "title": f"Add a radiologist to {vendor.legal_name}'s roster"},
-        status=400 if form.errors else 200,
     )
 
 
@@ -152,7 +142,6 @@ def _child_form(request, radiologist: Radiologist, form, save, what: str):
         request,
         form,
         save,
-        organization_id=radiologist.vendor.organization_id,
         done_message=f"{what} of {radiologist.name} saved.",
         next_url=radiologist_url(radiologist),
         template="readers/form.html",
@@ -222,7 +211,6 @@ def radiologist_remove(request, pk: int):
         try:
             with transaction.atomic():
                 radiologist_remove_from_roster(radiologist=radiologist, on=form.cleaned_data["roster_ends_on"])
-                schedule_compliance_run(organization_id=radiologist.vendor.organization_id)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
@@ -248,7 +236,6 @@ def proxy_agreement_create(request, vendor_pk: int):
         request,
         form,
         lambda obj: proxy_agreement_save(agreement=obj),
-        organization_id=vendor.organization_id,
         done_message="Proxy credentialing agreement saved.",
         next_url=reverse("readers:roster", args=[vendor.pk]),
         template="readers/form.html",
@@ -269,7 +256,6 @@ def readers_import(request, vendor_pk: int):
             kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"], vendor=vendor, user=request.user
         )
         if result.saved:
-            schedule_compliance_run(organization_id=vendor.organization_id)
             messages.success(request, f"{result.saved} rows imported.")
             return redirect("readers:roster", vendor_pk=vendor.pk)
     return render(

@@ -39,7 +39,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.core.management import call_command
 from django.core.management.utils import get_random_secret_key
 from django.db import connection
-from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Value, When
 from django.test.utils import override_settings
 from django.utils import timezone
 
@@ -52,7 +52,7 @@ from compliance.selectors import FindingState
 from compliance.views import FINDINGS_PER_PAGE
 from facilities.models import Facility
 from facilities.views import PER_PAGE as FACILITIES_PER_PAGE
-from organizations.models import Membership, Organization, Role
+from organizations.models import Membership, Organization, Role, access_in_force_q
 from organizations.querysets import Action
 from vendors.models import Vendor
 from vendors.selectors import BaaStatus
@@ -186,7 +186,7 @@ def load_test_user(organization: Organization):
             role__in=[Role.ADMIN, Role.COMPLIANCE_OFFICER],
             user__is_active=True,
         )
-        .filter(Q(access_expires_on__isnull=True) | Q(access_expires_on__gte=today))
+        .filter(access_in_force_q(today))
         .annotate(
             facility_limits=Count("facilities"),
             role_rank=Case(When(role=Role.ADMIN, then=Value(0)), default=Value(1)),

@@ -7,6 +7,7 @@ import io
 import itertools
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement, DocumentKind
 from agreements.services import document_store
@@ -193,3 +194,12 @@ def reader(engagement_obj: Engagement, **kwargs):
     privilege(person, engagement_obj.facility)
     assignment(person, engagement_obj)
     return person
+
+
+def module_transaction():
+    """The atomic block of a module's shared data (rolled back at the module's end), marked as the test
+    case's own blocks are: it is not a transaction of the app, so the runs the services schedule in one
+    test are not taken as already pending from the module's setup (compliance/scheduling.py)."""
+    block = transaction.atomic()
+    block._from_testcase = True
+    return block

@@ -101,7 +101,7 @@ MAX_VARIANTS_PER_PATH = 4
 def world(django_db_setup, django_db_blocker, tmp_path_factory):
     """Built once for the module inside a transaction rolled back at its end."""
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")):
-        with transaction.atomic():
+        with f.module_transaction():
             yield _build()
             transaction.set_rollback(True)
 

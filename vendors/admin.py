@@ -7,7 +7,6 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin, ReadOnlyInline
 from vendors.models import Engagement, SubcontractorLink, Vendor
 from vendors.services import engagement_save, engagement_validate, subcontractor_link_save, vendor_save
@@ -61,7 +60,6 @@ class VendorAdmin(HistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         vendor_save(vendor=obj)
-        schedule_compliance_run(organization_id=obj.organization_id)
 
 
 class EngagementAdminForm(forms.ModelForm):
@@ -104,7 +102,6 @@ class EngagementAdmin(HistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         engagement_save(engagement=obj)  # a teleradiology engagement gets its checklist
-        schedule_compliance_run(organization_id=obj.facility.organization_id)
 
 
 class SubcontractorLinkAdminForm(forms.ModelForm):
@@ -134,4 +131,3 @@ class SubcontractorLinkAdmin(HistoryAdmin):
     def save_model(self, request, obj, form, change):
         obj._history_user = request.user
         subcontractor_link_save(link=obj)
-        schedule_compliance_run(organization_id=obj.vendor.organization_id)

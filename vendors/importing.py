@@ -38,6 +38,7 @@ from simple_history.utils import bulk_create_with_history
 from baatracker.spreadsheets import ReadSheet, SheetRow, SpreadsheetError, read_spreadsheet
 from checklists.models import ChecklistItem, TeleradiologyChecklist, checklist_applies
 from checklists.services import checklist_items_for
+from compliance.scheduling import schedule_compliance_run
 from facilities.models import Facility
 from organizations.querysets import Action
 from vendors.models import Engagement, EngagementStatus, Vendor, VendorCategory
@@ -576,6 +577,7 @@ def _import_once(*, sheet: ReadSheet, user, membership, commit: bool) -> ImportR
         if importer.result.ok:
             importer.write()
             importer.result.committed = True
+            schedule_compliance_run(organization_id=membership.organization_id)
     return importer.result
 
 
@@ -586,8 +588,8 @@ def import_inventory(*, sheet: ReadSheet, user, membership, commit: bool) -> Imp
     engagement_save): model validation, engagement_validate (45 CFR 164.502(e) turns on each
     engagement's PHI access, so e.g. PHI access on a conduit vendor is refused), no duplicate
     engagement, one vendor per legal name; teleradiology engagements get their 7-item checklist.
-    The number of queries does not depend on the number of rows. The caller schedules the
-    compliance run after a committed import (vendors.views does, once).
+    The number of queries does not depend on the number of rows. A committed import schedules the
+    compliance run once, after the commit.
     """
     try:
         return _import_once(sheet=sheet, user=user, membership=membership, commit=commit)

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from checklists.models import checklist_applies
 from checklists.services import checklist_ensure
+from compliance.scheduling import schedule_compliance_run
 from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor
 
 
@@ -50,6 +51,7 @@ def engagement_save(*, engagement: Engagement) -> Engagement:
     engagement.save()
     if checklist_applies(engagement.vendor.category):
         checklist_ensure(engagement=engagement)
+    schedule_compliance_run(organization_id=engagement.vendor.organization_id)
     return engagement
 
 
@@ -73,6 +75,8 @@ def vendor_save(*, vendor: Vendor) -> Vendor:
         # report open items that nobody could record.
         for engagement in vendor.engagements.filter(teleradiology_checklist__isnull=True):
             checklist_ensure(engagement=engagement)
+    # The conduit flag and the category decide which rules apply to the vendor at all.
+    schedule_compliance_run(organization_id=vendor.organization_id)
     return vendor
 
 
@@ -81,4 +85,5 @@ def subcontractor_link_save(*, link: SubcontractorLink) -> SubcontractorLink:
         raise ValidationError({"subcontractor": "The subcontractor must be a vendor of the same organization."})
     link.full_clean()
     link.save()
+    schedule_compliance_run(organization_id=link.vendor.organization_id)
     return link

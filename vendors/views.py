@@ -20,7 +20,6 @@ from baatracker.spreadsheets import (
     SpreadsheetFormat,
     spreadsheet_response,
 )
-from compliance.services import schedule_compliance_run
 from facilities.models import Facility
 from organizations.mixins import action_required, can, get_restricted_object_or_404, restricted_queryset
 from organizations.models import AccessAction
@@ -123,14 +122,11 @@ def _facility_to_engage(request) -> Facility | None:
 def _vendor_form(request, vendor: Vendor, *, created: bool):
     form = VendorForm(request.POST or None, instance=vendor, organization_id=request.membership.organization_id)
 
-    def save() -> Vendor:
-        saved = vendor_save(vendor=form.instance)
-        # The conduit flag decides whether the vendor is a business associate at all.
-        schedule_compliance_run(organization_id=saved.organization_id)
-        return saved
-
     saved = save_with_service(
-        request, form, save, message=lambda v: f"Vendor \u201c{v.legal_name}\u201d {'added' if created else 'saved'}."
+        request,
+        form,
+        lambda: vendor_save(vendor=form.instance),
+        message=lambda v: f"Vendor \u201c{v.legal_name}\u201d {'added' if created else 'saved'}.",
     )
     if saved is not None:
         at = _facility_to_engage(request) if created else None
@@ -166,13 +162,11 @@ def _engagement_form(request, engagement: Engagement, *, created: bool):
     initial = {"facility": at} if at is not None else None
     form = EngagementForm(request.POST or None, instance=engagement, user=request.user, initial=initial)
 
-    def save() -> Engagement:
-        saved = engagement_save(engagement=form.instance)
-        schedule_compliance_run(organization_id=vendor.organization_id)
-        return saved
-
     saved = save_with_service(
-        request, form, save, message=lambda e: f"Engagement at {e.facility.name} {'added' if created else 'saved'}."
+        request,
+        form,
+        lambda: engagement_save(engagement=form.instance),
+        message=lambda e: f"Engagement at {e.facility.name} {'added' if created else 'saved'}.",
     )
     if saved is not None:
         return redirect("vendors:detail", pk=vendor.pk)
@@ -208,13 +202,11 @@ def _subcontractor_form(request, link: SubcontractorLink, *, created: bool):
         request.POST or None, request.FILES or None, instance=link, user=request.user, vendor=vendor
     )
 
-    def save() -> SubcontractorLink:
-        saved = subcontractor_link_save(link=form.instance)
-        schedule_compliance_run(organization_id=vendor.organization_id)
-        return saved
-
     saved = save_with_service(
-        request, form, save, message=lambda s: f"Subcontractor {s.subcontractor} {'added' if created else 'saved'}."
+        request,
+        form,
+        lambda: subcontractor_link_save(link=form.instance),
+        message=lambda s: f"Subcontractor {s.subcontractor} {'added' if created else 'saved'}.",
     )
     if saved is not None:
         return redirect("vendors:detail", pk=vendor.pk)
@@ -368,7 +360,6 @@ def _import_confirm(request) -> HttpResponse:
         # The inventory changed since the preview (e.g. someone added the same engagement): nothing saved.
         return _render_import(request, result=result, token="", file_name=name, status=400)
     _forget(request, token)
-    schedule_compliance_run(organization_id=request.membership.organization_id)
     messages.success(
         request,
         f"Imported {result.total_rows} rows from {name}: {result.vendors_created} new vendors and "

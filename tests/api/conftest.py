@@ -9,6 +9,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 
 from tests.api.world import ApiWorld, build_api_world
+from tests.factories import module_transaction
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def _module_api_world(django_db_setup, django_db_blocker):
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, not security
         ),
     ):
-        with transaction.atomic():
+        with module_transaction():
             world = build_api_world()
             yield world
             transaction.set_rollback(True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.services import schedule_compliance_run
 from readers.importing import ImportKind, readers_import
 from vendors.models import Vendor, VendorCategory
 
@@ -42,6 +41,4 @@ class Command(BaseCommand):
                     where + "; ".join(f"{e.column}: {e.message}" if e.column else e.message for e in errors)
                 )
             raise CommandError("Nothing was imported: fix the lines above.")
-        if result.saved:
-            schedule_compliance_run(organization_id=target.organization_id)
         self.stdout.write(f"{result.saved} licenses imported, {result.unchanged} already recorded.")
