@@ -13,9 +13,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from agreements.models import AgreementDocument, BusinessAssociateAgreement
+from agreements.models import AgreementDocument, BusinessAssociateAgreement, FacilityCoverage
 from agreements.services import agreement_archive, agreement_save, agreement_validate
-from organizations.admin import HistoryAdmin, ReadOnlyInline
+from organizations.admin import HistoryAdmin, ReadOnlyAdminMixin, ReadOnlyInline
 
 DOCUMENT_FIELDS = ["kind", "original_name", "size_bytes", "sha256", "uploaded_by", "uploaded_at"]
 
@@ -133,3 +133,14 @@ class AgreementDocumentAdmin(HistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(FacilityCoverage)
+class FacilityCoverageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The dated coverage of a facility by a selective agreement (compliance/timeline.py reads it):
+    written only by agreements.services.agreement_save when the covered facilities change, so the
+    history of who was covered when cannot be rewritten here."""
+
+    list_display = ["agreement", "facility", "added_on", "removed_on"]
+    list_select_related = ["agreement__vendor", "facility"]
+    search_fields = ["agreement__title", "agreement__vendor__legal_name", "facility__name"]

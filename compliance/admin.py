@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from compliance.models import ComplianceRunState, Finding
+from compliance.models import BreachRiskAssessment, ComplianceRunState, Finding
 from organizations.admin import ReadOnlyAdminMixin
 
 
@@ -55,3 +55,13 @@ class ComplianceRunStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     compliance.services (schedule_compliance_run, run_compliance)."""
 
     list_display = ["organization", "requested_at", "last_run_started_at"]
+
+
+@admin.register(BreachRiskAssessment)
+class BreachRiskAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Risk assessments of past periods of PHI without a BAA (45 CFR 164.402(2)): recorded only through
+    compliance.services on the finding's page, kept six years (164.530(j)), so read-only here."""
+
+    list_display = ["engagement", "period_starts_on", "period_ends_on", "outcome", "assessed_on", "assessed_by"]
+    list_filter = ["outcome"]
+    list_select_related = ["engagement__vendor", "engagement__facility", "assessed_by"]

@@ -9,13 +9,16 @@ import io
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
+from agreements.services import agreement_save
 from checklists.models import ChecklistItem, ItemStatus, TeleradiologyChecklist
-from compliance.models import Finding
+from compliance.models import AssessmentOutcome, Finding
+from compliance.services import breach_risk_assessment_record
 from organizations.admin import HistoryAdmin
 from organizations.models import AccessAction, AccessLogEntry
 from vendors.models import Engagement, Vendor
@@ -36,6 +39,34 @@ def media_root(settings, tmp_path):
 def superuser(client):
     call_command("seed_demo", "--force", stdout=io.StringIO())
     user = get_user_model().objects.get(username="admin")
+    # The demo's agreements cover all facilities (no dated facility coverage) and it records no breach
+    # risk assessment (its PHI-before-BAA finding stays open to be seen): one of each is recorded here,
+    # through the services, for the admin to list.
+    organization = user.membership.organization
+    agreement_save(
+        agreement=BusinessAssociateAgreement(
+            organization=organization,
+            vendor=Vendor.objects.filter(organization=organization).order_by("pk").first(),
+            title="Draft BAA for one facility",
+            covers_all_facilities=False,
+        ),
+        covered_facilities=[organization.facilities.order_by("pk").first()],
+        actor=user,
+    )
+    engagement = Engagement.objects.filter(phi_access_starts_on__isnull=False).order_by("pk").first()
+    breach_risk_assessment_record(
+        engagement=engagement,
+        period_starts_on=engagement.phi_access_starts_on,
+        period_ends_on=engagement.phi_access_starts_on + datetime.timedelta(days=30),
+        nature_and_extent="Worklists with names and accession numbers.",
+        unauthorized_person="The vendor's support staff, bound by confidentiality.",
+        acquired_or_viewed="Viewed only; no copies retained.",
+        mitigation="BAA executed; the vendor attested to the return of the data.",
+        outcome=AssessmentOutcome.LOW_PROBABILITY,
+        assessed_on=timezone.localdate(),
+        assessed_by=user,
+        document=ContentFile(b"%PDF-1.4 assessment", name="assessment.pdf"),
+    )
     AccessLogEntry.objects.create(
         organization=user.membership.organization,
         user=user,
