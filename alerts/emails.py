@@ -64,9 +64,9 @@ def unsubscribe_token(user_id: int) -> str:
     return signing.dumps({"u": user_id}, salt=UNSUBSCRIBE_SALT)
 
 
-def unsubscribe_token_expired(token: str) -> bool:
+def unsubscribe_token_expired(token: str, salt: str = UNSUBSCRIBE_SALT) -> bool:
     try:
-        signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
+        signing.loads(token, salt=salt, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
     except signing.SignatureExpired:
         return True
     except signing.BadSignature:
@@ -340,13 +340,7 @@ def vendor_from_unsubscribe_token(token: str) -> tuple[int, str] | None:
 
 
 def vendor_unsubscribe_token_expired(token: str) -> bool:
-    try:
-        signing.loads(token, salt=VENDOR_UNSUBSCRIBE_SALT, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
-    except signing.SignatureExpired:
-        return True
-    except signing.BadSignature:
-        return False
-    return False
+    return unsubscribe_token_expired(token, VENDOR_UNSUBSCRIBE_SALT)
 
 
 def vendor_contact_message(
