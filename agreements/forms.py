@@ -111,6 +111,10 @@ class AgreementForm(forms.ModelForm):
         initial=AgreementStatus.DRAFT,
         help_text="Executed: an agreement already signed by both parties (give its execution date).",
     )
+    #: A new executed agreement and its signed copy, in one step (issue #18 item 4).
+    signed_pdf = forms.FileField(
+        label="Signed PDF", required=False, widget=forms.FileInput(attrs={"accept": "application/pdf,.pdf"})
+    )
 
     class Meta:
         model = BusinessAssociateAgreement
@@ -162,6 +166,14 @@ class AgreementForm(forms.ModelForm):
             # After creation the status moves only through the lifecycle actions.
             del self.fields["status"]
             self.fields["vendor"].disabled = True
+        if self.instance.pk:
+            # Documents of a recorded agreement are added on its page (upload form), one kind at a time.
+            del self.fields["signed_pdf"]
+        else:
+            self.fields["signed_pdf"].help_text = (
+                f"If you have it: the PDF signed by both parties, {upload_limit_text()}. It is stored with the "
+                "agreement in the same step, with its SHA-256 checksum (45 CFR 164.504(e), kept 6 years)."
+            )
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(
@@ -178,9 +190,15 @@ class AgreementForm(forms.ModelForm):
                 "breach_notification_days",
             ),
             Fieldset("Signatories", "ce_signatory", "ba_signatory"),
+            *([Fieldset("Signed document", "signed_pdf")] if "signed_pdf" in self.fields else []),
             "notes",
         )
         self.helper.add_input(Submit("save", "Save agreement"))
+
+    def clean_signed_pdf(self):
+        upload = self.cleaned_data.get("signed_pdf")
+        check_file_size(upload, "signed PDF")
+        return upload
 
     @property
     def status_value(self) -> str:
@@ -197,6 +215,12 @@ class AgreementForm(forms.ModelForm):
             cleaned.get("expires_on"),
         )
         today = timezone.localdate()
+        if cleaned.get("signed_pdf") and status != AgreementStatus.EXECUTED:
+            self.add_error(
+                "signed_pdf",
+                "A signed PDF goes with an executed agreement: choose 'Executed' and its date, or add the PDF "
+                "once it is signed.",
+            )
         if status in SIGNED_STATUSES:
             if executed_on is None and "executed_on" not in self.errors:
                 self.add_error(

@@ -250,12 +250,15 @@ def document_store(
     original_name: str,
     uploaded_by,
     kind: str = DocumentKind.SIGNED_AGREEMENT,
+    already_read: tuple[list[dict], str] | None = None,
 ) -> AgreementDocument:
     """Store a signed document with the SHA-256 of its bytes (integrity, 45 CFR 164.312(c)(1)).
 
     The file must start like a PDF (its first bytes), not merely be named so, and be within the size
     limit. It is stored quarantined: the worker checks it is a real PDF without active content, and
-    reads it, before it is trusted (documents.services.document_read).
+    reads it, before it is trusted (documents.services.document_read). ``already_read`` (the page
+    events and the safety message) is for bytes the worker has checked and read already (a bulk-onboarding
+    draft, onboarding.services.draft_confirm): they are recorded as read instead of read twice.
     """
     limit = settings.MAX_UPLOAD_MEGABYTES * 1024 * 1024
     digest = hashlib.sha256()
@@ -286,9 +289,13 @@ def document_store(
     document.save()
     # Quarantined until the worker has parsed it (documents.tasks.read_document): the web process
     # checks only the size and the magic bytes above.
-    from documents.services import document_quarantine
+    from documents.services import document_accept_read, document_quarantine
 
-    document_quarantine(document=document)
+    if already_read is not None:
+        events, safety_message = already_read
+        document_accept_read(document=document, events=events, safety_message=safety_message)
+    else:
+        document_quarantine(document=document)
     return document
 
 
@@ -405,14 +412,25 @@ def agreement_save(
     facilities = list(covered_facilities) if covered_facilities is not None else None
     agreement_validate(agreement=agreement, covered_facilities=facilities)
     _check_coverage_change(agreement=agreement, covered_facilities=facilities, actor=actor)
-    is_new = agreement.pk is None
     agreement.full_clean()
-    agreement.save()
-    if facilities is not None:
-        before = set() if is_new else set(agreement.covered_facilities.values_list("pk", flat=True))
-        after = set() if agreement.covers_all_facilities else {facility.pk for facility in facilities}
-        agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
-        _date_coverage_changes(agreement, added=after - before, removed=before - after, on=coverage_changed_on)
+    creating = agreement.pk is None
+    if creating:
+        # One history entry for a new agreement, with its coverage (issue #18 item 7): the row and its
+        # facilities are written without history, then recorded once, as created.
+        agreement.skip_history_when_saving = True
+    try:
+        agreement.save()
+        if facilities is not None:
+            before = set() if creating else set(agreement.covered_facilities.values_list("pk", flat=True))
+            after = set() if agreement.covers_all_facilities else {facility.pk for facility in facilities}
+            agreement.covered_facilities.set([] if agreement.covers_all_facilities else facilities)
+            _date_coverage_changes(agreement, added=after - before, removed=before - after, on=coverage_changed_on)
+    finally:
+        if creating:
+            del agreement.skip_history_when_saving
+    if creating:
+        agreement.save(update_fields=["title"])  # records the row and its coverage as they now are
+        agreement.history.filter(history_id=agreement.history.latest().history_id).update(history_type="+")
     return agreement
 
 

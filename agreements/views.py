@@ -30,6 +30,7 @@ from agreements.models import (
     AgreementStatus,
     BreachWindowUnit,
     BusinessAssociateAgreement,
+    DocumentKind,
 )
 from agreements.services import (
     agreement_archive,
@@ -220,9 +221,26 @@ def agreement_update(request, pk: int):
     return _agreement_form(request, agreement, created=False)
 
 
+def _store_signed_pdf(agreement: BusinessAssociateAgreement, upload, *, user) -> None:
+    try:
+        document_store(
+            agreement=agreement,
+            upload=upload,
+            original_name=upload.name,
+            uploaded_by=user,
+            kind=DocumentKind.SIGNED_AGREEMENT,
+        )
+    except ValidationError as error:
+        # The document's refusals are about the file field, named signed_pdf on this form.
+        if hasattr(error, "error_dict") and "file" in error.error_dict:
+            raise ValidationError({"signed_pdf": error.error_dict["file"]}) from error
+        raise
+
+
 def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: bool, initial=None):
     form = AgreementForm(
         request.POST or None,
+        request.FILES or None,
         instance=agreement,
         initial=initial,
         user=request.user,
@@ -234,8 +252,15 @@ def _agreement_form(request, agreement: BusinessAssociateAgreement, *, created: 
                 agreement = agreement_save(
                     agreement=form.instance, covered_facilities=form.covered_facilities_to_save(), actor=request.user
                 )
+                signed_pdf = form.cleaned_data.get("signed_pdf")
+                if signed_pdf:
+                    # Same transaction: the agreement is recorded with its signed copy, or not at all.
+                    _store_signed_pdf(agreement, signed_pdf, user=request.user)
                 schedule_compliance_run(organization_id=agreement.organization_id)
         except ValidationError as error:
+            if created:  # rolled back: the form shows a new agreement again
+                form.instance.pk = None
+                form.instance._state.adding = True
             add_service_errors(form, error)
         else:
             messages.success(request, f"Agreement \u201c{agreement.title}\u201d {'added' if created else 'saved'}.")

@@ -67,6 +67,7 @@ class AlertPreferenceAdmin(admin.ModelAdmin):
         "checklist_reviews",
         "subcontractor_gaps",
         "reader_credentials",
+        "provision_gaps",
     ]
     list_filter = ["delivery"]
     search_fields = ["user__username", "user__email"]

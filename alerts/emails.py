@@ -142,6 +142,8 @@ class AlertItem:
     countdown: bool = False
     #: An auto-renewing BAA: the date is the notice deadline, not the expiry.
     notice_deadline: bool = False
+    #: Lines listed under the headline (the wording's ``details``, e.g. each missing provision).
+    details: tuple[str, ...] = ()
 
     @property
     def urgency_rank(self) -> int:
@@ -161,6 +163,22 @@ def covered_facility_names(agreement, visible: tuple[str, ...] | None = None) ->
             shown.append(f"{others} other facilit{'y' if others == 1 else 'ies'}")
         names = shown
     return ", ".join(names) or "no facility listed"
+
+
+def missing_provisions(agreement) -> tuple[str, ...]:
+    """The provisions of the agreement's review that are not present (ProvisionReview.present: the
+    officer's verdict, else the reader's detection; the same test as rule 10), each with its
+    paragraph of 45 CFR 164.504(e)(2) and the officer's note when they confirmed it missing."""
+    from documents.models import ProvisionReview
+
+    lines = []
+    reviews = sorted(ProvisionReview.objects.filter(agreement=agreement), key=lambda r: int(r.provision[1:]))
+    for review in reviews:
+        if review.present:
+            continue
+        how = f"confirmed missing: {review.note}" if review.officer_verdict else "not found in the signed copy"
+        lines.append(f"{review.provision} {review.label} ({review.citation}), {how}")
+    return tuple(lines)
 
 
 def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[str, ...] | None = None) -> AlertItem:
@@ -193,6 +211,7 @@ def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[
         is_reminder=is_reminder,
         explanation=finding.explanation,
         covered_facilities=lambda: covered_facility_names(agreement, visible_facilities) if agreement else "",
+        missing_provisions=lambda: missing_provisions(agreement) if agreement else (),
     )
     wording = spec.alert_wording(facts)
     return AlertItem(
@@ -217,6 +236,7 @@ def alert_item(alert: Alert, *, as_of: datetime.date, visible_facilities: tuple[
         subcontractor=facts.subcontractor,
         facility=facility,
         date_label=wording.date_label,
+        details=wording.details,
         countdown=wording.countdown,
         notice_deadline=wording.notice_deadline,
     )
@@ -229,6 +249,7 @@ KIND_PHRASE = {
     AlertKind.CHECKLIST_REVIEW: "teleradiology checklist reviews due",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractors without a downstream BAA",
     AlertKind.READER_CREDENTIAL: "radiologists' licenses, boards and privileges expiring",
+    AlertKind.PROVISION_GAP: "BAAs lacking a required provision",
 }
 
 

@@ -57,6 +57,7 @@ class AlertPreferenceForm(forms.ModelForm):
             "checklist_reviews",
             "subcontractor_gaps",
             "reader_credentials",
+            "provision_gaps",
         ]
         widgets = {"delivery": forms.RadioSelect}
         labels = {"delivery": "How to send them"}

@@ -26,6 +26,7 @@ class AlertKind(models.TextChoices):
     CHECKLIST_REVIEW = "checklist_review", "Teleradiology checklist review due"
     SUBCONTRACTOR_GAP = "subcontractor_gap", "Subcontractor without a downstream BAA"
     READER_CREDENTIAL = "reader_credential", "Radiologist license, board or privileges expiring"
+    PROVISION_GAP = "provision_gap", "BAA lacking a required provision"
 
 
 #: finding kind -> the kind of alert it sends, as each finding kind declares (compliance/kinds.py).
@@ -55,6 +56,7 @@ PREFERENCE_FIELD: dict[str, str] = {
     AlertKind.CHECKLIST_REVIEW: "checklist_reviews",
     AlertKind.SUBCONTRACTOR_GAP: "subcontractor_gaps",
     AlertKind.READER_CREDENTIAL: "reader_credentials",
+    AlertKind.PROVISION_GAP: "provision_gaps",
 }
 
 
@@ -280,6 +282,7 @@ class AlertPreference(models.Model):
     checklist_reviews = models.BooleanField("teleradiology checklist reviews due", default=True)
     subcontractor_gaps = models.BooleanField("subcontractors without a downstream BAA", default=True)
     reader_credentials = models.BooleanField("radiologists' licenses, boards and privileges expiring", default=True)
+    provision_gaps = models.BooleanField("BAAs lacking a required provision (45 CFR 164.504(e)(2))", default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

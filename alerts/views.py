@@ -22,6 +22,7 @@ from alerts.emails import (
 )
 from alerts.forms import AlertFilterForm, AlertPreferenceForm
 from alerts.models import Alert
+from alerts.schedule import alert_schedule
 from alerts.services import (
     ALERT_ROLES,
     alert_preference_for,
@@ -52,6 +53,7 @@ def alert_list(request):
             "page": page,
             "counts": selectors.alert_counts(Alert.objects.restrict(request.user, Action.VIEW)),
             "last_run": selectors.last_dispatch(request.membership.organization_id),
+            "schedule": alert_schedule(),
             "can_change": can(request, Action.CHANGE),
             "refused": selectors.refused_addresses(request.user) if is_admin else None,
         },

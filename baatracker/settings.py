@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "scale",
     # Reading signed documents: safety check, text and OCR, provision review (issue 12).
     "documents",
+    # Bulk onboarding of signed BAAs: the review queue (issue 12 item 4).
+    "onboarding",
 ]
 
 # --- REST API and calendar feeds (issue #14, "api"): apps, DRF and drf-spectacular -------------------
@@ -137,6 +139,8 @@ MIDDLEWARE = [
     "baatracker.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Renews a signed-in session at most once a minute (idle logoff, baatracker/sessions.py).
+    "baatracker.sessions.SessionRenewalMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -205,11 +209,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "compliance:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# 45 CFR 164.312(a)(2)(iii): automatic logoff after a period of inactivity. Every request renews
-# the session, so it ends IDLE_LOGOFF_MINUTES after the last one.
+# 45 CFR 164.312(a)(2)(iii): automatic logoff after a period of inactivity. A signed-in request
+# renews the session at most once a minute (baatracker/sessions.py), so it ends at most
+# IDLE_LOGOFF_MINUTES after the last request, without a session UPDATE on every page.
 IDLE_LOGOFF_MINUTES = env_int("IDLE_LOGOFF_MINUTES", 15, minimum=1, maximum=24 * 60)
 SESSION_COOKIE_AGE = IDLE_LOGOFF_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Login throttling (django-axes) behind the reverse proxy: baatracker/signin.py says why. A user name +

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("identity.urls")),
     # Reading signed documents (issue 12).
     path("documents/", include("documents.urls")),
+    path("onboarding/", include("onboarding.urls")),
 ]
 
 # --- REST API and calendar feeds (issue #14, "api") ---------------------------------------------------

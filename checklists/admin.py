@@ -18,7 +18,7 @@ from checklists.models import (
     ItemStatus,
     TeleradiologyChecklist,
 )
-from checklists.services import COMPUTED_REFUSALS, checklist_item_update
+from checklists.services import COMPUTED_REFUSALS, NEXT_REVIEW_REQUIRED, checklist_item_update
 from compliance.services import schedule_compliance_run
 from organizations.admin import HistoryAdmin
 
@@ -48,7 +48,7 @@ class ChecklistItemForm(forms.ModelForm):
         ):
             raise ValidationError("A complete item needs who verified it and when.")
         if cleaned.get("status") == ItemStatus.COMPLETE and not cleaned.get("next_review_on"):
-            raise ValidationError("A complete item needs the date of its next review.")
+            raise ValidationError({"next_review_on": NEXT_REVIEW_REQUIRED})
         return cleaned
 
 

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from checklists.models import ChecklistItem, ItemStatus
+from checklists.services import NEXT_REVIEW_REQUIRED, VERIFYING_ROLES
 
 #: Evidence is a document, a screenshot or an exported email; nothing executable.
 EVIDENCE_EXTENSIONS = (".pdf", ".png", ".jpg", ".jpeg", ".txt", ".docx", ".xlsx", ".eml", ".msg")
@@ -49,10 +50,15 @@ class ChecklistItemForm(forms.ModelForm):
 
     def __init__(self, *args, organization_id: int, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only members of the organization can have verified an item.
+        # Only members of the organization who may change its records verify an item: viewers and
+        # auditors look, they do not attest.
         self.fields["verified_by"].queryset = (
             get_user_model()
-            .objects.filter(membership__organization_id=organization_id, is_active=True)
+            .objects.filter(
+                membership__organization_id=organization_id,
+                membership__role__in=VERIFYING_ROLES,
+                is_active=True,
+            )
             .order_by("last_name", "first_name", "username")
         )
         self.fields["verified_by"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
@@ -87,7 +93,7 @@ class ChecklistItemForm(forms.ModelForm):
             if cleaned.get("verified_on") is None and "verified_on" not in self.errors:
                 self.add_error("verified_on", "A complete item needs the date it was verified.")
             if cleaned.get("next_review_on") is None and "next_review_on" not in self.errors:
-                self.add_error("next_review_on", "A complete item needs the date of its next review.")
+                self.add_error("next_review_on", NEXT_REVIEW_REQUIRED)
         verified_on, next_review_on = cleaned.get("verified_on"), cleaned.get("next_review_on")
         if verified_on and next_review_on and next_review_on <= verified_on:
             self.add_error(

@@ -15,6 +15,7 @@ from checklists.models import (
     ItemStatus,
     TeleradiologyChecklist,
 )
+from organizations.models import Role
 from vendors.models import Engagement
 
 #: Why a computed item cannot be set by hand, and what to record instead.
@@ -23,6 +24,11 @@ COMPUTED_REFUSALS: dict[int, str] = {
     2: "Item 2 is computed from the readers' state licenses: record the radiologists and their licenses instead.",
     3: "Item 3 is computed from the readers' privileges: record the privileges (and any proxy agreement) instead.",
 }
+#: Who may attest that an item was verified: the members who may change the organization's records.
+VERIFYING_ROLES = (Role.ADMIN, Role.COMPLIANCE_OFFICER)
+#: A complete item says when to check it again: licenses, credentials and contracts lapse, and the
+#: review-overdue finding needs a date to count from (45 CFR 164.308(a)(8), periodic evaluation).
+NEXT_REVIEW_REQUIRED = "A complete item needs the date of its next review."
 
 
 def checklist_items_for(checklist: TeleradiologyChecklist, *, skip: Collection[int] = ()) -> list[ChecklistItem]:
@@ -70,7 +76,10 @@ def checklist_item_update(
     if status == ItemStatus.COMPLETE and (verified_by is None or verified_on is None):
         raise ValidationError("A complete item needs who verified it and when.")
     if status == ItemStatus.COMPLETE and next_review_on is None:
-        raise ValidationError({"next_review_on": "A complete item needs the date of its next review."})
+        raise ValidationError({"next_review_on": NEXT_REVIEW_REQUIRED})
+    membership = getattr(verified_by, "membership", None)
+    if status == ItemStatus.COMPLETE and membership is not None and membership.role not in VERIFYING_ROLES:
+        raise ValidationError({"verified_by": "Viewers and auditors do not verify checklist items."})
     item.status = status
     item.evidence_note = evidence_note
     item.not_applicable_reason = not_applicable_reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from compliance.models import Finding
+from compliance.models import ComplianceRunState, Finding
 from organizations.admin import ReadOnlyAdminMixin
 
 
@@ -47,3 +47,11 @@ class FindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def regulation(self, finding: Finding) -> str:
         """The citation of the finding's kind (compliance/kinds.py)."""
         return finding.kind_spec.citation
+
+
+@admin.register(ComplianceRunState)
+class ComplianceRunStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """When each organization's findings were last asked for and last recomputed; written only by
+    compliance.services (schedule_compliance_run, run_compliance)."""
+
+    list_display = ["organization", "requested_at", "last_run_started_at"]

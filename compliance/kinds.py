@@ -72,6 +72,9 @@ class AlertFacts:
     #: Names of the facilities the agreement covers ("" without agreement); a callable so that it
     #: is only read by the wording that shows it.
     covered_facilities: Callable[[], str] = field(default=lambda: "", compare=False, repr=False)
+    #: The provisions of the agreement's review that are not present, one line each (P1-P12, 45 CFR
+    #: 164.504(e)(2)); a callable, read only by the wording that shows it.
+    missing_provisions: Callable[[], tuple[str, ...]] = field(default=lambda: (), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class AlertWording:
     countdown: bool = False
     #: An auto-renewing BAA: the date is the notice deadline, not the expiry.
     notice_deadline: bool = False
+    #: Lines listed under the headline (e.g. each missing provision).
+    details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -317,6 +322,30 @@ def _subcontractor_gap_wording(facts: AlertFacts) -> AlertWording:
     )
 
 
+def _provision_gap_wording(facts: AlertFacts) -> AlertWording:
+    missing = facts.missing_provisions()
+    count = (
+        f"{len(missing)} required provision{'s' if len(missing) != 1 else ''}" if missing else "a required provision"
+    )
+    still_open = ": still open" if facts.is_reminder else ""
+    return AlertWording(
+        subject=f"BAA lacks {count}: {facts.agreement} with {facts.vendor}",
+        title="BAA lacking a required provision",
+        summary=f"BAA lacking a required provision ({facts.threshold_label}{still_open})",
+        headline=(
+            f"The signed BAA \u201c{facts.agreement}\u201d with {facts.vendor} lacks {count} of 45 CFR 164.504(e)(2), "
+            "by the provision review of its signed copy:"
+        ),
+        action=(
+            f"Amend the BAA with {facts.vendor} to add what is missing. Where the text is there after all (a clause "
+            "worded unusually, a page the reader could not read), confirm the provision present on the agreement's "
+            "page, with where it is."
+        ),
+        facilities=facts.covered_facilities(),
+        details=missing,
+    )
+
+
 # --- The built-in kinds, in the order of the product's specification -------------------------------------
 
 BUILTIN: tuple[FindingKindSpec, ...] = (
@@ -455,6 +484,8 @@ BUILTIN: tuple[FindingKindSpec, ...] = (
         subject=Subject.AGREEMENT,
         fix_page=FixPage.AGREEMENT,
         fix_label="Review the provisions or amend the BAA",
+        alert_kind="provision_gap",
+        alert_wording=_provision_gap_wording,
     ),
     # Coverage over time (compliance/timeline.py, issue 11).
     FindingKindSpec(

@@ -13,6 +13,7 @@ __all__ = [
     "SEVERITY_RANK",
     "AssessmentOutcome",
     "BreachRiskAssessment",
+    "ComplianceRunState",
     "Finding",
     "FindingKind",
     "FindingQuerySet",
@@ -207,3 +208,35 @@ class BreachRiskAssessment(models.Model):
 
     def covers(self, starts_on, ends_on) -> bool:
         return self.period_starts_on <= starts_on and self.period_ends_on >= ends_on
+
+
+class ComplianceRunStateQuerySet(RestrictedQuerySet):
+    def facility_scope(self, facility_ids: list[int]) -> Q:
+        return Q()  # the organization's run state; it names no facility
+
+
+class ComplianceRunState(models.Model):
+    """When the engine was last asked to re-run for an organization after an edit, and when the last
+    run that reached it started: the pages say "findings are being updated" while a request is newer
+    than the start of the last run, and refresh their findings when it is not (issue #18 item 2).
+
+    Two instants rather than a flag, so that a run which started before an edit committed does not
+    count as having seen it.
+    """
+
+    organization = models.OneToOneField(
+        "organizations.Organization", on_delete=models.CASCADE, primary_key=True, related_name="compliance_run_state"
+    )
+    requested_at = models.DateTimeField(null=True, blank=True)
+    last_run_started_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ComplianceRunStateQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Compliance runs of organization {self.organization_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.requested_at is not None and (
+            self.last_run_started_at is None or self.last_run_started_at < self.requested_at
+        )

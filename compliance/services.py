@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from compliance.models import AssessmentOutcome, BreachRiskAssessment, Finding
+from compliance.models import AssessmentOutcome, BreachRiskAssessment, ComplianceRunState, Finding
 from compliance.rules import Detection, RuleContext, detect_all
 from organizations.models import Organization
 
@@ -101,6 +101,11 @@ def run_compliance(
             if key not in open_findings
         ]
         Finding.objects.bulk_create(new, batch_size=_CHUNK)
+        # The edits requested before this run started are now reflected in the findings.
+        states = ComplianceRunState.objects.all()
+        if organization_id is not None:
+            states = states.filter(organization_id=organization_id)
+        states.update(last_run_started_at=now)
     return RunSummary(opened=len(new), still_open=len(still_open), resolved=len(gone_ids), as_of=as_of)
 
 
@@ -209,7 +214,17 @@ def finding_acknowledge(*, finding: Finding, user, note: str) -> Finding:
 
 def schedule_compliance_run(*, organization_id: int) -> None:
     """Re-run the engine for one organization in the background once the current transaction commits,
-    so that pages reflect a fix within seconds."""
+    so that pages reflect a fix within seconds.
+
+    The request is recorded in the same transaction as the edit: the pages then say that findings are
+    being updated until a run that started after it finishes (``compliance_run_pending``).
+    """
     from compliance.tasks import run_compliance_checks
 
+    ComplianceRunState.objects.bulk_create(
+        [ComplianceRunState(organization_id=organization_id, requested_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["organization"],
+        update_fields=["requested_at"],
+    )
     transaction.on_commit(lambda: run_compliance_checks.delay(organization_id=organization_id))

@@ -6,6 +6,7 @@ app_name = "compliance"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("coverage/", views.coverage, name="coverage"),
+    path("findings/updating/", views.findings_updating, name="findings_updating"),
     path("findings/", views.finding_list, name="finding_list"),
     path("findings/export/", views.finding_export, name="finding_export"),
     path("findings/<int:pk>/", views.finding_detail, name="finding_detail"),

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -64,6 +64,15 @@ def dashboard(request):
             "as_of_is_today": is_today,
         },
     )
+
+
+@require_GET
+@action_required(Action.VIEW)
+def findings_updating(request):
+    """Polled by the pages that say "findings are being updated" (static/js/findings-refresh.js)."""
+    response = JsonResponse({"pending": selectors.compliance_run_pending(request.user)})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

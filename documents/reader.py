@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +172,7 @@ def read_pdf(path: str, *, limits: Limits = Limits(), on_event: Callable[[dict],
     wall-time limit. It touches no database: it only writes events to a pipe.
     Raises ReadingFailed when the child dies, runs out of time or memory, or says nothing sensible.
     """
+    started = time.monotonic()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; its work is read_pages
@@ -203,7 +205,10 @@ def read_pdf(path: str, *, limits: Limits = Limits(), on_event: Callable[[dict],
         timer.cancel()
         _, status = os.waitpid(pid, 0)
     signalled = os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGXCPU)
-    if killed.is_set() or signalled or error == "memory" or os.WEXITSTATUS(status) == 3:
+    # The timer thread can be scheduled late on a busy machine: a reading that outlasted the limit is
+    # stopped at the limit even if the child finished before the timer fired.
+    overran = time.monotonic() - started > limits.wall_seconds
+    if killed.is_set() or overran or signalled or error == "memory" or os.WEXITSTATUS(status) == 3:
         raise ReadingFailed(
             f"Reading stopped at a limit ({limits.wall_seconds} s wall, {limits.cpu_seconds} s CPU, "
             f"{limits.memory_mb} MB memory per document)."

@@ -70,38 +70,24 @@ def document_read(*, document_id: int) -> DocumentReading:
         return reading
     reading.state, reading.started_at, reading.error, reading.pages_done = ReadingState.READING, timezone.now(), "", 0
     reading.save()
-    pages: list[DocumentPage] = []
-    with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:
-        with document.file.open("rb") as handle:
-            shutil.copyfileobj(handle, copy)
-        copy.flush()
 
-        def on_event(event: dict) -> None:
-            if event["event"] == "safety":
-                reading.safety = Safety.ACCEPTED if event["accepted"] else Safety.REFUSED
-                reading.safety_message = event["message"]
-                reading.pages_total = event["pages"] if event["accepted"] else 0
-                reading.save(update_fields=["safety", "safety_message", "pages_total"])
-            elif event["event"] == "page":
-                pages.append(
-                    DocumentPage(
-                        document=document,
-                        number=event["number"],
-                        text=event["text"],
-                        search_text=_search_text(event["text"]),
-                        method=event["method"],
-                        ocr_confidence=event["confidence"] if event["method"] == ExtractionMethod.OCR else None,
-                    )
-                )
-                # One UPDATE per page: the progress the agreement page shows while the reader works.
-                DocumentReading.objects.filter(pk=reading.pk).update(pages_done=event["number"])
+    def on_safety(accepted: bool, message: str, page_count: int) -> None:
+        reading.safety = Safety.ACCEPTED if accepted else Safety.REFUSED
+        reading.safety_message = message
+        reading.pages_total = page_count if accepted else 0
+        reading.save(update_fields=["safety", "safety_message", "pages_total"])
 
-        try:
-            read_pdf(copy.name, limits=reading_limits(), on_event=on_event)
-        except ReadingFailed as exc:
-            reading.state, reading.error, reading.finished_at = ReadingState.FAILED, str(exc), timezone.now()
-            reading.save()
-            return reading
+    def on_page(number: int) -> None:
+        # One UPDATE per page: the progress the agreement page shows while the reader works.
+        DocumentReading.objects.filter(pk=reading.pk).update(pages_done=number)
+
+    try:
+        events = stored_file_read(document.file, on_safety=on_safety, on_page=on_page)
+    except ReadingFailed as exc:
+        reading.state, reading.error, reading.finished_at = ReadingState.FAILED, str(exc), timezone.now()
+        reading.save()
+        return reading
+    pages = [_page(document, event) for event in events]
     with transaction.atomic():
         # A reading interrupted earlier may have left pages: this reading's pages replace them.
         DocumentPage.objects.filter(document=document).delete()
@@ -117,6 +103,60 @@ def document_read(*, document_id: int) -> DocumentReading:
         from compliance.services import schedule_compliance_run
 
         schedule_compliance_run(organization_id=document.agreement.organization_id)
+    return reading
+
+
+def stored_file_read(file, *, on_safety, on_page) -> list[dict]:
+    """Read a stored file in the worker's limited child process (documents.reader): a private copy of
+    its bytes is read, ``on_safety(accepted, message, pages)`` and ``on_page(number)`` report progress,
+    and the page events are returned. Raises ReadingFailed. Shared by the agreement documents and the
+    bulk-onboarding drafts (onboarding.services), so both are read the same way."""
+    pages: list[dict] = []
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:
+        with file.open("rb") as handle:
+            shutil.copyfileobj(handle, copy)
+        copy.flush()
+
+        def on_event(event: dict) -> None:
+            if event["event"] == "safety":
+                on_safety(event["accepted"], event["message"], event.get("pages", 0))
+            elif event["event"] == "page":
+                pages.append(event)
+                on_page(event["number"])
+
+        read_pdf(copy.name, limits=reading_limits(), on_event=on_event)
+    return pages
+
+
+def _page(document: AgreementDocument, event: dict) -> DocumentPage:
+    return DocumentPage(
+        document=document,
+        number=event["number"],
+        text=event["text"],
+        search_text=_search_text(event["text"]),
+        method=event["method"],
+        ocr_confidence=event["confidence"] if event["method"] == ExtractionMethod.OCR else None,
+    )
+
+
+@transaction.atomic
+def document_accept_read(*, document: AgreementDocument, events: list[dict], safety_message: str) -> DocumentReading:
+    """A document whose exact bytes the worker has already checked and read (a bulk-onboarding draft,
+    same SHA-256): its reading is recorded as done, its pages and provision review stored, without
+    reading it twice."""
+    reading = DocumentReading.objects.create(
+        document=document,
+        safety=Safety.ACCEPTED,
+        safety_message=safety_message,
+        state=ReadingState.DONE,
+        pages_total=len(events),
+        pages_done=len(events),
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    DocumentPage.objects.bulk_create([_page(document, event) for event in events])
+    if document.kind == DocumentKind.SIGNED_AGREEMENT:
+        document_review_store(document=document)
     return reading
 
 

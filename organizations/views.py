@@ -194,5 +194,7 @@ def activity_export(request, fmt: str):
 @require_GET
 @membership_not_required
 def keepalive(request):
-    """Renews the session (the "Stay signed in" button of the idle-logoff warning)."""
+    """Renews the session (the "Stay signed in" button of the idle-logoff warning): always, not at
+    most once a minute as other requests do (baatracker/sessions.py)."""
+    request.session.modified = True
     return JsonResponse({"ok": True})

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,10 +23,11 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from pypdf import PdfReader, PdfWriter
 from pypdf.errors import PdfReadError
-from weasyprint import HTML
+from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher
 
 from agreements.models import AgreementDocument
+from baatracker.spreadsheets import Sheet, write_xlsx
 from documents.models import Safety
 from documents.pdfsafety import check_pdf
 from reports.charts import findings_and_coverage_svg
@@ -133,6 +137,7 @@ def render_report_html(
             "generated_by": generated_by,
             "chart_svg": chart,
             "appendix": appendix or [],
+            "workbook_name": WORKBOOK_NAME,
             "verify_url": f"{settings.SITE_URL}{reverse('reports:verify')}",
             "signature_roles": (
                 "Privacy officer",
@@ -143,9 +148,167 @@ def render_report_html(
     )
 
 
-def html_to_pdf(html: str) -> bytes:
+#: What the report's progress says while WeasyPrint lays pages out (pages done so far, then the total).
+PageProgress = Callable[[int, int | None], None]
+
+#: WeasyPrint's own progress events (the ``weasyprint.progress`` logger): one per page laid out.
+_PAGE_EVENT = re.compile(r"Step 5 - Creating layout - Page (\d+)")
+
+
+class _PageEvents(logging.Handler):
+    def __init__(self, on_page: Callable[[int], None]):
+        super().__init__(level=logging.INFO)
+        self.on_page = on_page
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = _PAGE_EVENT.match(record.getMessage())
+        if match:
+            self.on_page(int(match.group(1)))
+
+
+@contextmanager
+def _page_events(on_page: Callable[[int], None] | None) -> Iterator[None]:
+    """Call ``on_page(n)`` for each page WeasyPrint lays out (its progress logger, at INFO)."""
+    if on_page is None:
+        yield
+        return
+    logger = logging.getLogger("weasyprint.progress")
+    handler, level, propagate = _PageEvents(on_page), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # the events go to the report's progress, not to the application's log
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def html_to_pdf(html: str, *, attachments: list[Attachment] | None = None, pages: PageProgress | None = None) -> bytes:
+    """The PDF of ``html``. ``pages(n, None)`` is called as page n is laid out, ``pages(m, m)`` once
+    the document has its m pages (before they are written)."""
     root = static_root()
-    return HTML(string=html, base_url=str(root), url_fetcher=LocalOnlyURLFetcher(root)).write_pdf()
+    with _page_events((lambda n: pages(n, None)) if pages else None):
+        document = HTML(string=html, base_url=str(root), url_fetcher=LocalOnlyURLFetcher(root)).render()
+    if pages:
+        pages(len(document.pages), len(document.pages))
+    return document.write_pdf(attachments=attachments or None)
+
+
+#: The workbook attached to the packet: the whole inventory, every checklist item and every provision
+#: of every BAA, for a surveyor who wants to sort and filter what the PDF summarises.
+WORKBOOK_NAME = "baa-inventory.xlsx"
+
+INVENTORY_HEADERS = (
+    "vendor",
+    "category",
+    "facility",
+    "service",
+    "engagement status",
+    "engagement ends on",
+    "PHI access",
+    "PHI access since",
+    "BAA status",
+    "agreement",
+    "executed on",
+    "effective on",
+    "expires on",
+    "signed document SHA-256",
+)
+CHECKLIST_HEADERS = (
+    "vendor",
+    "facility",
+    "item",
+    "requirement",
+    "status",
+    "met",
+    "evidence",
+    "evidence file",
+    "verified by",
+    "verified on",
+    "next review on",
+    "review overdue",
+)
+
+
+PROVISION_HEADERS = (
+    "vendor",
+    "agreement",
+    "provision",
+    "requirement",
+    "regulation",
+    "result",
+    "page",
+    "officer",
+    "note",
+)
+
+
+def inventory_workbook(data: ReportData) -> bytes:
+    """The inventory (one row per engagement), the checklist items and the provision review of each BAA
+    (P1-P12, with pages), as an XLSX workbook."""
+    inventory = []
+    for row in data.inventory:
+        engagement, agreement = row.engagement, row.agreement
+        inventory.append(
+            (
+                row.vendor.legal_name,
+                row.vendor.get_category_display(),
+                engagement.facility.name,
+                engagement.service_description,
+                engagement.get_status_display(),
+                engagement.ends_on,
+                "none (conduit)" if row.vendor.is_conduit else ", ".join(engagement.phi_verbs) or "none",
+                engagement.phi_access_starts_on,
+                row.baa_status,
+                agreement.title if agreement else "",
+                agreement.executed_on if agreement else None,
+                agreement.effective_on if agreement else None,
+                (agreement.expires_on or "evergreen") if agreement else None,
+                row.signed_document.sha256 if row.signed_document else "",
+            )
+        )
+    items = [
+        (
+            block.engagement.vendor.legal_name,
+            block.engagement.facility.name,
+            item.number,
+            item.text,
+            item.status,
+            item.done,
+            item.evidence,
+            item.evidence_file,
+            "computed" if item.number == 1 else item.verified_by,
+            item.verified_on,
+            item.next_review_on,
+            item.review_overdue,
+        )
+        for block in data.checklists
+        for item in block.items
+    ]
+    provisions = [
+        (
+            vendor_name,
+            agreement.title,
+            review.provision,
+            review.label,
+            review.citation,
+            "present" if review.present else "missing",
+            review.page_number if review.detected else None,
+            review.get_officer_verdict_display() if review.officer_verdict else "as read",
+            review.note,
+        )
+        for vendor_name, agreement in data.provision_reviews
+        for review in agreement.provisions
+    ]
+    return write_xlsx(
+        [
+            Sheet(title="Inventory", headers=INVENTORY_HEADERS, rows=inventory),
+            Sheet(title="Checklist items", headers=CHECKLIST_HEADERS, rows=items),
+            Sheet(title="BAA provisions", headers=PROVISION_HEADERS, rows=provisions),
+        ]
+    )
 
 
 def append_documents(report_pdf: bytes, entries: list[AppendixEntry]) -> bytes:
@@ -182,16 +345,53 @@ def build_pdf(
     report_number: int | None,
     generated_by: str,
     include_signed_documents: bool,
-    progress: Callable[[int], None] = lambda percent: None,
+    progress: Callable[[int, int | None], None] = lambda percent, pages: None,
+    expected_pages: int | None = None,
 ) -> bytes:
+    """The packet: the report rendered by WeasyPrint with the workbook attached, then the signed PDFs.
+
+    ``progress(percent, pages)`` follows WeasyPrint's page events: layout is most of the time, so
+    the percent moves from 35 to 85 with the pages laid out, against ``expected_pages`` (the page
+    count of the last packet of the same scope, or an estimate from the rows).
+    """
     appendix = appendix_entries(data.documents) if include_signed_documents else []
     html = render_report_html(
         data, paper_size=paper_size, report_number=report_number, generated_by=generated_by, appendix=appendix
     )
-    progress(45)
-    pdf = html_to_pdf(html)
-    progress(85)
+    workbook = Attachment(
+        string=inventory_workbook(data),
+        name=WORKBOOK_NAME,
+        description="The whole inventory and every teleradiology checklist item",
+    )
+    progress(35, 0)
+    expected = max(1, expected_pages or estimated_pages(data))
+
+    furthest = [0]
+
+    def pages(done: int, total: int | None) -> None:
+        if total is not None:
+            progress(85, total)
+            return
+        # A second pass over the pages (WeasyPrint repaginates when "page N of M" changes M) lays out
+        # page 1 again: the progress shows the furthest page reached, so it never goes back.
+        furthest[0] = max(furthest[0], done)
+        # Never 85 before the layout ends: the estimate may be short.
+        progress(35 + min(49, 50 * furthest[0] // expected), furthest[0])
+
+    pdf = html_to_pdf(html, attachments=[workbook], pages=pages)
     if appendix:
         pdf = append_documents(pdf, appendix)
-        progress(92)
+        progress(92, None)
     return pdf
+
+
+#: Table rows per page of the packet, about (letter, 7.5 pt): for the progress before a first packet.
+ROWS_PER_PAGE = 11
+
+
+def estimated_pages(data: ReportData) -> int:
+    open_items = sum(len(block.open_items) for block in data.checklists)
+    rows = len(data.inventory) + len(data.findings) + len(data.checklists) + open_items + len(data.chains)
+    reviews = data.provision_reviews
+    rows += len(data.changes) + len(reviews) + sum(len(agreement.provisions_missing) for _, agreement in reviews)
+    return 4 + rows // ROWS_PER_PAGE

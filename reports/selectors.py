@@ -137,8 +137,28 @@ class ChecklistItemRow:
 
 @dataclass
 class ChecklistBlock:
+    """One teleradiology checklist. The packet prints it as one summary row plus its open items; every
+    item, with its evidence and verifier, is in the workbook attached to the packet."""
+
     engagement: Engagement
     items: list[ChecklistItemRow]
+
+    @property
+    def done_count(self) -> int:
+        return sum(1 for item in self.items if item.done)
+
+    @property
+    def open_items(self) -> list[ChecklistItemRow]:
+        """What a surveyor asks about: items not met, and items met whose periodic review is overdue."""
+        return [item for item in self.items if not item.done or item.review_overdue]
+
+    @property
+    def next_review_on(self) -> datetime.date | None:
+        return min((item.next_review_on for item in self.items if item.next_review_on), default=None)
+
+    @property
+    def review_overdue(self) -> bool:
+        return any(item.review_overdue for item in self.items)
 
 
 @dataclass
@@ -236,6 +256,10 @@ class ReportData:
                 seen[row.agreement.pk] = (row.vendor.legal_name, row.agreement)
         for _, agreement in seen.values():
             agreement.provisions.sort(key=lambda review: int(review.provision[1:]))
+            # The packet prints one row per BAA and its missing provisions; every provision, with its
+            # page, is in the attached workbook (issue 17: the full tables were most of its pages).
+            agreement.provisions_missing = [review for review in agreement.provisions if not review.present]
+            agreement.provisions_present = len(agreement.provisions) - len(agreement.provisions_missing)
         return list(seen.values())
 
 

@@ -117,9 +117,15 @@ def audit_report_generate(*, report_id: int) -> AuditReport:
     if not claimed:
         return AuditReport.objects.get(pk=report_id)
     mine = AuditReport.objects.filter(pk=report_id, status=ReportStatus.RUNNING, started_at=now)
+    shown = [-1, -1]
 
-    def progress(percent: int) -> None:
-        mine.update(progress=percent)
+    def progress(percent: int, pages: int | None = None) -> None:
+        """While running, ``page_count`` is the number of pages laid out so far (WeasyPrint's page
+        events): the detail page shows "page N", then the final count. One UPDATE per change."""
+        if [percent, pages] == shown:
+            return
+        shown[:] = [percent, pages]
+        mine.update(progress=percent, **({} if pages is None else {"page_count": pages}))
 
     report = AuditReport.objects.select_related("organization", "facility", "generated_by").get(pk=report_id)
     try:
@@ -166,6 +172,19 @@ def _render(report: AuditReport, *, generated_at: datetime.datetime, progress) -
         generated_at=generated_at,
     )
     progress(30)
+    # The last packet of the same scope tells how many pages to expect (the progress bar's scale).
+    previous = (
+        AuditReport.objects.filter(
+            organization_id=report.organization_id,
+            facility_id=report.facility_id,
+            status=ReportStatus.DONE,
+            paper_size=report.paper_size,
+        )
+        .exclude(pk=report.pk)
+        .order_by("-finished_at")
+        .values_list("page_count", flat=True)
+        .first()
+    )
     return build_pdf(
         data,
         paper_size=report.paper_size,
@@ -173,4 +192,5 @@ def _render(report: AuditReport, *, generated_at: datetime.datetime, progress) -
         generated_by=report.generated_by_label,
         include_signed_documents=report.include_signed_documents,
         progress=progress,
+        expected_pages=previous,
     )

@@ -84,6 +84,8 @@ def report_status(request, pk: int):
             "status": report.status,
             "status_label": report.get_status_display(),
             "progress": report.progress,
+            # Pages laid out so far while running (WeasyPrint's page events), the page count once done.
+            "pages": report.page_count,
             "finished": report.is_finished,
             "error": report.error if report.status == ReportStatus.FAILED else "",
             "download_url": reverse("reports:download", args=[report.pk])

@@ -313,8 +313,8 @@ def create_sessions(user, count: int, *, secret_key: str) -> list[str]:
     """``count`` signed-in sessions of ``user``, as django.contrib.auth.login would store them, for a server
     whose SECRET_KEY is ``secret_key`` (the session data and the auth hash are signed with it).
 
-    One session per simulated user: every request saves its session (SESSION_SAVE_EVERY_REQUEST, the
-    idle logoff of 164.312(a)(2)(iii)), and real users do not all write the same row.
+    One session per simulated user: a request renews its session at most once a minute (the idle
+    logoff of 164.312(a)(2)(iii), baatracker/sessions.py), and real users do not all write the same row.
     """
     engine = import_module(settings.SESSION_ENGINE)
     keys = []

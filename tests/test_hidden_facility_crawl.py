@@ -10,6 +10,7 @@ crawl must reach every routed page that takes no POST only (a new page that is n
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import subprocess
@@ -33,6 +34,7 @@ from checklists.models import ItemStatus, TeleradiologyChecklist
 from checklists.services import checklist_item_update
 from compliance.models import Finding
 from compliance.services import run_compliance
+from onboarding.models import DraftState, OnboardingDraft
 from organizations.models import Role
 from reports.models import ReportStatus
 from reports.services import audit_report_generate, audit_report_request
@@ -202,6 +204,21 @@ def _build() -> dict:
         report = audit_report_request(requested_by=requester, facility=visible, as_of=f.TODAY)
         report = audit_report_generate(report_id=report.pk)
         assert report.status == ReportStatus.DONE, report.error
+    # A signed BAA waiting in the onboarding queue for each facility (the hidden one's names its facility).
+    for facility, vendor in ((visible, pacs), (hidden, only_hidden)):
+        draft = OnboardingDraft.objects.create(
+            organization=org,
+            uploaded_by=admin,
+            original_name=f"signed-{facility.pk}.pdf",
+            size_bytes=len(f.MINIMAL_PDF),
+            sha256=hashlib.sha256(f.MINIMAL_PDF + bytes([facility.pk])).hexdigest(),
+            state=DraftState.READY,
+            file=ContentFile(f.MINIMAL_PDF, name="signed.pdf"),
+            vendor=vendor,
+            vendor_score=100,
+            key_terms={"parties": {"value": {"names": {"Covered Entity": facility.name}}, "quote": facility.name}},
+        )
+        draft.facilities.set([facility])
     return {"org": org, "users": users, "agreement": both, "admin": admin}
 
 

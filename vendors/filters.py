@@ -27,7 +27,8 @@ class VendorFilter(django_filters.FilterSet):
     )
     sort = django_filters.OrderingFilter(
         label="Sort by",
-        empty_label="Name",
+        # No empty choice: it would be a second "Name" (the list is sorted by name when none is chosen).
+        empty_label=None,
         fields=(
             ("legal_name", "name"),
             ("category", "category"),

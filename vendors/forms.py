@@ -10,11 +10,15 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Q
+from django.utils import timezone
 
 from baatracker.forms import DATE_WIDGET, check_file_size, upload_limit_text
 from facilities.models import Facility
 from organizations.querysets import Action
-from vendors.models import Engagement, SubcontractorLink, Vendor
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor
+from vendors.services import engagement_default_status
+
+STATUS_FROM_DATES = "From the PHI start date"
 
 
 def _helper(submit_label: str) -> FormHelper:
@@ -133,6 +137,14 @@ class EngagementForm(forms.ModelForm):
         facilities = Facility.objects.restrict(user, Action.CHANGE)
         current = self.instance.facility_id if self.instance.pk else None
         self.fields["facility"].queryset = facilities.filter(Q(active=True) | Q(pk=current)).order_by("name")
+        if not self.instance.pk:
+            # A new engagement's status follows its PHI start date unless chosen (issue #18 item 6).
+            status = self.fields["status"]
+            status.required = False
+            status.choices = [("", STATUS_FROM_DATES), *EngagementStatus.choices]
+            status.initial = ""
+            self.initial["status"] = ""
+            status.help_text = "Left as is, the engagement is active once PHI access has started, planned before."
         self.helper = _helper("Save engagement")
         self.helper.layout = Layout(
             "facility",
@@ -155,6 +167,9 @@ class EngagementForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         starts_on, ends_on = cleaned.get("phi_access_starts_on"), cleaned.get("ends_on")
+        if not cleaned.get("status") and "status" not in self.errors:
+            cleaned["status"] = engagement_default_status(phi_access_starts_on=starts_on, today=timezone.localdate())
+            self.instance.status = cleaned["status"]  # also when the field is left out of the data (API)
         if starts_on and ends_on and ends_on < starts_on:
             self.add_error(
                 "ends_on",

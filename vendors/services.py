@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -29,6 +31,15 @@ def engagement_validate(engagement: Engagement) -> None:
         errors["phi_access_starts_on"] = "An active engagement with PHI access needs the date PHI access started."
     if errors:
         raise ValidationError(errors)
+
+
+def engagement_default_status(*, phi_access_starts_on: datetime.date | None, today: datetime.date) -> str:
+    """The status of a new engagement whose status was not chosen: active once PHI access has started
+    (today or earlier), planned before. A vendor touching PHI is a business associate from that day
+    (45 CFR 160.103), so the engagement is not left "planned" while it runs."""
+    if phi_access_starts_on is not None and phi_access_starts_on <= today:
+        return EngagementStatus.ACTIVE
+    return EngagementStatus.PLANNED
 
 
 @transaction.atomic

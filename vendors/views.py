@@ -21,7 +21,8 @@ from baatracker.spreadsheets import (
     spreadsheet_response,
 )
 from compliance.services import schedule_compliance_run
-from organizations.mixins import action_required, can, get_restricted_object_or_404
+from facilities.models import Facility
+from organizations.mixins import action_required, can, get_restricted_object_or_404, restricted_queryset
 from organizations.models import AccessAction
 from organizations.querysets import Action
 from organizations.services import access_log_record
@@ -111,6 +112,14 @@ def vendor_update(request, pk: int):
     return _vendor_form(request, vendor, created=False)
 
 
+def _facility_to_engage(request) -> Facility | None:
+    """The facility named by ``?facility=ID``, if the user may add engagements there."""
+    value = request.GET.get("facility", "")
+    if not value.isdigit():
+        return None
+    return restricted_queryset(Facility, request, Action.CHANGE).filter(pk=int(value), active=True).first()
+
+
 def _vendor_form(request, vendor: Vendor, *, created: bool):
     form = VendorForm(request.POST or None, instance=vendor, organization_id=request.membership.organization_id)
 
@@ -124,6 +133,10 @@ def _vendor_form(request, vendor: Vendor, *, created: bool):
         request, form, save, message=lambda v: f"Vendor \u201c{v.legal_name}\u201d {'added' if created else 'saved'}."
     )
     if saved is not None:
+        at = _facility_to_engage(request) if created else None
+        if at is not None:
+            # "Add a vendor here" on a facility page: go on to the vendor's engagement there.
+            return redirect(f"{reverse('vendors:engagement_create', args=[saved.pk])}?facility={at.pk}")
         return redirect("vendors:detail", pk=saved.pk)
     return render_form(request, "vendors/form.html", {"form": form, "vendor": vendor, "created": created})
 
@@ -149,7 +162,9 @@ def engagement_update(request, pk: int):
 
 def _engagement_form(request, engagement: Engagement, *, created: bool):
     vendor = engagement.vendor
-    form = EngagementForm(request.POST or None, instance=engagement, user=request.user)
+    at = _facility_to_engage(request) if created else None
+    initial = {"facility": at} if at is not None else None
+    form = EngagementForm(request.POST or None, instance=engagement, user=request.user, initial=initial)
 
     def save() -> Engagement:
         saved = engagement_save(engagement=form.instance)

@@ -81,3 +81,14 @@ def finding_fix(context, finding) -> dict[str, str]:
 def due_label(finding) -> str:
     """What the date of a finding means (its kind's declaration): a deadline, or when something started."""
     return kinds.get(finding.kind).due_label
+
+
+@register.inclusion_tag("compliance/_findings_updating.html", takes_context=True)
+def findings_updating(context) -> dict[str, object]:
+    """The notice "findings are being updated" while the engine has not run since the last edit
+    (static/js/findings-refresh.js then refreshes the page's ``data-refresh-region`` parts)."""
+    from compliance.selectors import compliance_run_pending
+
+    request = context.get("request")
+    pending = request is not None and compliance_run_pending(request.user)
+    return {"pending": pending}

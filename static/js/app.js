@@ -1,6 +1,58 @@
 // BAA Tracker: behaviour shared by every page. Loaded as a file: the content security policy allows
 // no inline script.
+
+// Polling a JSON status URL until the work it describes is done: the audit report being generated
+// (report-progress.js) and the findings being updated after an edit (findings-refresh.js).
+// BAATracker.poll(url, {intervalMs, onStatus(status), isDone(status), onDone(status), onError(error)})
+(function () {
+  "use strict";
+
+  function poll(url, options) {
+    var interval = options.intervalMs || 1500;
+    function once() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("HTTP " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (status) {
+          if (options.onStatus) {
+            options.onStatus(status);
+          }
+          if (options.isDone(status)) {
+            options.onDone(status);
+          } else {
+            window.setTimeout(once, interval);
+          }
+        })
+        .catch(function (error) {
+          // Logged out (idle logoff) or offline: stop polling; the page keeps its reload link.
+          if (options.onError) {
+            options.onError(error);
+          }
+        });
+    }
+    window.setTimeout(once, interval);
+  }
+
+  window.BAATracker = window.BAATracker || {};
+  window.BAATracker.poll = poll;
+})();
+
 //
+// After a failed submit the page comes back with an error summary: move the focus to it, so that a
+// keyboard or screen-reader user starts from what to fix (WCAG 2.1 3.3.1, 2.4.3).
+(function () {
+  "use strict";
+
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) {
+    summary.focus();
+  }
+})();
+
 // Automatic logoff, 45 CFR 164.312(a)(2)(iii). The server ends the session IDLE_LOGOFF_MINUTES
 // after the last request (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST); this timer makes the
 // screen follow it, so that an unattended browser does not keep showing the organization's data.

@@ -22,6 +22,7 @@ from agreements.services import (
     agreement_archive,
     agreement_execute,
     agreement_renew,
+    agreement_save,
     agreement_transition,
     agreements_apply_lapse,
     document_store,
@@ -292,3 +293,20 @@ def test_apply_lapse_for_one_organization_leaves_the_others_alone():
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert (mine.status, theirs.status) == (AgreementStatus.EXPIRED, AgreementStatus.EXECUTED)
+
+
+def test_creating_an_agreement_writes_one_history_entry_with_its_coverage():
+    org = f.organization()
+    vendor, facility = f.vendor(org), f.facility(org)
+    agreement = BusinessAssociateAgreement(
+        organization=org, vendor=vendor, title="BAA with coverage", covers_all_facilities=False
+    )
+
+    agreement_save(agreement=agreement, covered_facilities=[facility])
+
+    entries = list(agreement.history.all())
+    assert [entry.history_type for entry in entries] == ["+"]
+    assert [row.facility_id for row in entries[0].covered_facilities.all()] == [facility.pk]
+    agreement.title = "BAA renamed"
+    agreement_save(agreement=agreement, covered_facilities=[facility])
+    assert [entry.history_type for entry in agreement.history.all()] == ["~", "+"]

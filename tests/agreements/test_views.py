@@ -498,3 +498,39 @@ def test_it_never_offers_another_organizations_vendor_or_facility(client, world)
     )
     assert response.status_code == 400
     assert not BusinessAssociateAgreement.objects.filter(title="Cross-tenant").exists()
+
+
+def _executed_with(officer_client, upload, **overrides):
+    data = _form(officer_client, status="executed", executed_on="2025-01-10", **overrides)
+    data["signed_pdf"] = upload
+    return officer_client.post(reverse("agreements:create"), data)
+
+
+def test_it_records_an_executed_agreement_and_its_signed_pdf_in_one_step(officer_client):
+    response = _executed_with(officer_client, SimpleUploadedFile("signed.pdf", f.MINIMAL_PDF))
+
+    assert response.status_code == 302
+    agreement = BusinessAssociateAgreement.objects.get()
+    document = AgreementDocument.objects.get(agreement=agreement)
+    assert document.sha256 == hashlib.sha256(f.MINIMAL_PDF).hexdigest()
+    assert document.uploaded_by == officer_client.user
+    assert agreement.history.count() == 1
+
+
+def test_it_records_neither_the_agreement_nor_the_file_when_the_file_is_refused(officer_client):
+    response = _executed_with(officer_client, SimpleUploadedFile("signed.pdf", b"not a pdf at all"))
+
+    assert response.status_code == 400
+    assert "is not a PDF" in str(response.context["form"].errors["signed_pdf"])
+    assert not BusinessAssociateAgreement.objects.exists()
+    assert not AgreementDocument.objects.exists()
+    assert response.context["form"].instance.pk is None
+
+
+def test_it_refuses_a_signed_pdf_on_a_draft(officer_client):
+    data = _form(officer_client, status="draft")
+    data["signed_pdf"] = SimpleUploadedFile("signed.pdf", f.MINIMAL_PDF)
+    response = officer_client.post(reverse("agreements:create"), data)
+    assert response.status_code == 400
+    assert "executed agreement" in str(response.context["form"].errors["signed_pdf"])
+    assert not BusinessAssociateAgreement.objects.exists()

@@ -96,3 +96,38 @@ def test_it_signs_an_unsubscribe_token_for_one_user():
     assert user_id_from_unsubscribe_token(token[:-2] + "xx") is None
     assert user_id_from_unsubscribe_token(signing.dumps({"u": 42}, salt="another purpose")) is None
     assert user_id_from_unsubscribe_token("not-a-token") is None
+
+
+def test_it_lists_the_missing_provisions_of_a_baa_in_its_alert(settings):
+    """A "BAA lacks a required provision" finding (rule 10) is alerted with its provision review: each
+    provision not found or confirmed missing, with its paragraph of 45 CFR 164.504(e)(2)."""
+    from documents.models import OfficerVerdict, ProvisionReview
+    from documents.provisions import PROVISIONS
+
+    settings.SITE_URL = "https://baa.example.org"
+    world = make_world()
+    for pid in PROVISIONS:
+        ProvisionReview.objects.create(agreement=world.agreement, provision=pid, detected=pid != "P10", page_number=1)
+    ProvisionReview.objects.filter(agreement=world.agreement, provision="P4").update(
+        officer_verdict=OfficerVerdict.MISSING, note="Only security incidents, not breaches, section 3."
+    )
+    run_rules(world, f.TODAY)
+
+    alerts_dispatch(as_of=f.TODAY, daily=True)
+
+    message = next(m for m in mail.outbox if m.to == [world.admin.email] and "lacks" in m.subject)
+    assert Alert.objects.filter(recipient=world.admin, kind=AlertKind.PROVISION_GAP).exists()
+    assert message.subject == (
+        "[Lakeside Imaging Network] BAA lacks 2 required provisions: Sectra BAA 2024 with Sectra PACS Services"
+    )
+    html = message.alternatives[0][0]
+    p4 = f"P4 {PROVISIONS['P4'][0]} ({PROVISIONS['P4'][1]}), confirmed missing: Only security incidents, not breaches"
+    p10 = f"P10 {PROVISIONS['P10'][0]} ({PROVISIONS['P10'][1]}), not found in the signed copy"
+    for text in (message.body, html):
+        assert "lacks 2 required provisions of 45 CFR 164.504(e)(2)" in text
+        assert "BAAs lacking a required provision are on in your alert preferences" in text
+    assert f"  - {p4}" in message.body and f"  - {p10}" in message.body
+    assert f"<li>{p10}</li>" in html
+    assert message.body.index(p4) < message.body.index(p10)
+    # Nobody outside the agreement's facilities (the hospital's officer) is alerted.
+    assert not any(m.to == [world.hospital_officer.email] and "lacks" in m.subject for m in mail.outbox)

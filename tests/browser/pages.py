@@ -41,6 +41,7 @@ def main_pages(organization) -> dict[str, str]:
         "agreements": reverse("agreements:list"),
         "agreement": reverse("agreements:detail", args=[agreement.pk]),
         "terminate agreement": reverse("agreements:terminate", args=[executed.pk]),
+        "onboarding queue": reverse("onboarding:queue"),
         "members": reverse("organizations:members"),
         "activity": reverse("organizations:activity"),
         "api tokens": reverse("api:tokens"),

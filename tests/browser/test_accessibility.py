@@ -16,7 +16,13 @@ def test_it_has_no_serious_accessibility_violation_on_the_sign_in_page(page):
     assert not violations, describe(violations)
 
 
-def test_it_has_no_serious_accessibility_violation_on_the_main_pages(page, transactional_db):
+#: A phone (issue #18 item 3: 390x844) and a laptop.
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1280, "height": 900}}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS.values(), ids=VIEWPORTS.keys())
+def test_it_has_no_serious_accessibility_violation_on_the_main_pages(page, transactional_db, viewport):
+    page.set_viewport_size(viewport)
     result = seed()
     sign_in(page, "admin", result.password)
     problems = {}

@@ -7,15 +7,14 @@ the test waits for its result before it looks at the pages again, as the officer
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 from django.utils import timezone
-from pypdf import PdfWriter
 
 from agreements.models import AgreementDocument, BusinessAssociateAgreement
 from compliance.models import Finding, FindingKind
+from documents import corpus
 from facilities.models import Facility
 from organizations.models import Role
 from tests import factories as f
@@ -27,12 +26,11 @@ pytestmark = pytest.mark.browser
 
 
 def signed_pdf_file(tmp_path):
-    writer = PdfWriter()
-    writer.add_blank_page(width=612, height=792)
-    buffer = io.BytesIO()
-    writer.write(buffer)
+    """A complete signed BAA (the HHS sample provisions, documents.corpus): the worker reads it and its
+    provision review finds P1-P12, so no "BAA lacks a required provision" finding is left open. A blank
+    page would rightly leave that finding open (45 CFR 164.504(e)(2))."""
     path = tmp_path / "aidoc-baa-signed.pdf"
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(corpus.render(corpus.hhs_clauses()))
     return path
 
 

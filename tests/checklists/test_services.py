@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 
 from checklists.models import TELERADIOLOGY_ITEMS, ChecklistItem, ItemStatus, TeleradiologyChecklist
 from checklists.services import checklist_ensure, checklist_item_update
+from organizations.models import Role
 from tests import factories as f
 from tests.factories import days
 from vendors.models import VendorCategory
@@ -47,7 +48,7 @@ def test_checklist_ensure_is_idempotent(engagement):
 def test_checklist_ensure_adds_only_the_missing_items_and_keeps_recorded_ones(engagement, item):
     officer = f.user(engagement.facility.organization)
     checklist_item_update(
-        item=item, status=ItemStatus.COMPLETE, verified_by=officer, verified_on=days(-1), next_review_on=days(300)
+        item=item, status=ItemStatus.COMPLETE, verified_by=officer, verified_on=days(-1), next_review_on=days(364)
     )
     ChecklistItem.objects.filter(checklist__engagement=engagement, number=5).delete()
 
@@ -147,3 +148,17 @@ def test_it_records_the_verification_with_history(item):
     )
     assert item.evidence_note == "License verified on the Texas Medical Board site"
     assert item.history.count() == versions + 1
+
+
+def test_a_viewer_or_an_auditor_does_not_verify_an_item(item):
+    org = item.checklist.engagement.facility.organization
+    for role in (Role.VIEWER, Role.AUDITOR):
+        with pytest.raises(ValidationError) as error:
+            checklist_item_update(
+                item=item,
+                status=ItemStatus.COMPLETE,
+                verified_by=f.user(org, role=role),
+                verified_on=days(-1),
+                next_review_on=days(364),
+            )
+        assert "verified_by" in error.value.message_dict

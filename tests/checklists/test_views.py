@@ -142,7 +142,7 @@ def test_it_records_the_verification_of_an_item_with_evidence(world, django_capt
         ({"status": "not_applicable"}, "not_applicable_reason", "Say why this item does not apply"),
         ({"status": "complete", "verified_by": ""}, "verified_by", "needs who verified it"),
         ({"status": "complete", "verified_on": ""}, "verified_on", "needs the date it was verified"),
-        ({"status": "complete"}, "next_review_on", "needs the date of its next review"),
+        ({"status": "complete", "next_review_on": ""}, "next_review_on", "needs the date of its next review"),
         ({"next_review_on": "2026-10-01"}, "next_review_on", "must come after the verification (2026-11-01)"),
         ({"status": "computed"}, "status", "Select a valid choice."),
     ],
@@ -226,3 +226,14 @@ def test_it_guards_the_item_update(client, tele_world):
     )
     assert item(OTHER_ORG).status == ItemStatus.NOT_STARTED
     assert item(OWN_FACILITY).status == ItemStatus.IN_PROGRESS
+
+
+def test_it_offers_only_admins_and_officers_as_who_verified(world):
+    admin = f.user(world.org, role=Role.ADMIN, username="verifying_admin")
+    viewer = f.user(world.org, role=Role.VIEWER, username="looking_viewer")
+    auditor = f.user(world.org, role=Role.AUDITOR, username="looking_auditor")
+    item = _item(world, 2)
+    form = world.client.get(reverse("checklists:item_update", args=[item.pk])).context["form"]
+    offered = set(form.fields["verified_by"].queryset)
+    assert {world.officer, admin} <= offered
+    assert not {viewer, auditor} & offered

@@ -176,7 +176,9 @@ def test_the_agreement_page_shows_the_review_and_the_decision_controls(client, o
 
 
 def test_the_audit_report_lists_each_baas_provisions_with_pages(officer):
-    from reports.pdf import render_report_html
+    from openpyxl import load_workbook
+
+    from reports.pdf import inventory_workbook, render_report_html
     from reports.selectors import report_data
 
     org = officer.membership.organization
@@ -187,8 +189,11 @@ def test_the_audit_report_lists_each_baas_provisions_with_pages(officer):
     data = report_data(organization=org, facility=None, as_of=f.TODAY, user=officer)
     html = render_report_html(data, paper_size="letter", report_number=1, generated_by="test")
     section = html[html.index('id="provisions"') :]
-    assert "Northwind BAA" in section and "p. 2" in section
-    assert (
-        section.count('<span class="ok">present</span>') == 11
-        and section.count('<span class="gap">missing</span>') == 1
-    )
+    # One row per BAA and its missing provisions in the PDF (issue 17); every provision with its page in
+    # the attached workbook.
+    assert "Northwind BAA" in section and "11 of 12" in section
+    assert section.count('<span class="gap">missing</span>') == 1 and "<td>P8</td>" in section
+    sheet = load_workbook(io.BytesIO(inventory_workbook(data)))["BAA provisions"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 12 and [r[2] for r in rows if r[5] == "missing"] == ["P8"]
+    assert 2 in {r[6] for r in rows if r[5] == "present"}  # the page it was found on

@@ -5,8 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from baatracker.sessions import RENEW_EVERY, RENEWED_AT
 from organizations.models import Role
 from tests import factories as f
 
@@ -79,3 +83,42 @@ def test_it_gives_the_idle_timer_its_minutes_without_inline_script(client, offic
     assert f'data-idle-logoff-minutes="{settings.SESSION_COOKIE_AGE / 60:g}"' in html
     assert '<script src="/static/js/app.js"></script>' in html
     assert "<script>" not in html and ' style="' not in html
+
+
+def _session_writes(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return sum(1 for q in queries if "django_session" in q["sql"] and not q["sql"].lstrip().startswith("SELECT"))
+
+
+def test_it_renews_the_session_at_most_once_a_minute(client, officer):
+    client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("compliance:dashboard")
+    assert _session_writes(client, url) == 0  # signing in renewed it: no session UPDATE within the minute
+    assert _session_writes(client, url) == 0
+    assert _session_writes(client, url) == 0
+    session = client.session
+    session[RENEWED_AT] = int(time.time()) - RENEW_EVERY
+    session.save()
+    before = Session.objects.get(session_key=session.session_key).expire_date
+    time.sleep(0.01)
+    assert _session_writes(client, url) == 1  # a minute later: renewed, with a later expiry
+    assert Session.objects.get(session_key=session.session_key).expire_date > before
+
+
+def test_it_still_logs_off_after_the_idle_time_when_renewals_are_skipped(client, officer, settings):
+    settings.SESSION_COOKIE_AGE = 8  # renewed at most every 2 s (a quarter of it)
+    client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("compliance:dashboard")
+    for _ in range(3):  # active use renews the session: it outlives its first 8 seconds
+        time.sleep(3)
+        assert client.get(url).status_code == 200
+    time.sleep(8.5)  # then idle for longer than the limit
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_it_renews_the_session_on_every_stay_signed_in(client, officer):
+    client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")
+    client.get(reverse("compliance:dashboard"))
+    assert _session_writes(client, reverse("organizations:keepalive")) == 1

@@ -150,6 +150,7 @@ def test_it_reports_progress_as_json(client, world):
         "status": "queued",
         "status_label": "Queued",
         "progress": 0,
+        "pages": None,
         "finished": False,
         "error": "",
         "download_url": None,
@@ -157,6 +158,7 @@ def test_it_reports_progress_as_json(client, world):
     audit_report_generate(report_id=report.pk)
     status = client.get(reverse("reports:status", args=[report.pk])).json()
     assert status["finished"] and status["progress"] == 100
+    assert status["pages"] == AuditReport.objects.get(pk=report.pk).page_count > 5
     assert status["download_url"] == reverse("reports:download", args=[report.pk])
 
 

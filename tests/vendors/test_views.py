@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from checklists.models import TeleradiologyChecklist
@@ -26,7 +28,7 @@ from tests.support_matrix import (
     login_as,
     matrix_world,  # noqa: F401 - the fixture
 )
-from vendors.models import Engagement, SubcontractorLink, Vendor, VendorCategory
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink, Vendor, VendorCategory
 
 pytestmark = pytest.mark.django_db
 
@@ -513,3 +515,65 @@ def test_it_ignores_a_filter_value_it_does_not_know_and_says_so(officer_client):
     assert response.status_code == 200
     assert "baa_status" in response.context["filter"].form.errors
     assert [v.legal_name for v in response.context["page"].object_list] == ["Any Vendor"]
+
+
+def test_it_offers_each_sort_once(officer_client):
+    form = officer_client.get(reverse("vendors:list")).context["filter"].form
+    labels = [label for _, label in form.fields["sort"].choices]
+    assert labels.count("Name") == 1
+    assert len(labels) == len(set(labels))
+
+
+@pytest.mark.parametrize(
+    ("starts_in_days", "status", "expected"),
+    [
+        (0, "", EngagementStatus.ACTIVE),  # PHI access starts today
+        (-30, "", EngagementStatus.ACTIVE),
+        (10, "", EngagementStatus.PLANNED),
+        (-30, "planned", EngagementStatus.PLANNED),  # a status chosen is kept
+    ],
+)
+def test_a_new_engagements_status_follows_its_phi_start_date_unless_chosen(
+    officer_client, starts_in_days, status, expected
+):
+    vendor = f.vendor(officer_client.org)
+    site = f.facility(officer_client.org)
+    starts_on = timezone.localdate() + datetime.timedelta(days=starts_in_days)
+    response = officer_client.post(
+        reverse("vendors:engagement_create", args=[vendor.pk]),
+        {
+            "facility": site.pk,
+            "service_description": "Reads",
+            "phi_receives": "on",
+            "phi_access_starts_on": starts_on.isoformat(),
+            "status": status,
+        },
+    )
+    assert response.status_code == 302
+    assert Engagement.objects.get(vendor=vendor).status == expected
+
+
+def test_it_adds_a_vendor_from_a_facility_page_and_goes_on_to_its_engagement_there(officer_client):
+    site = f.facility(officer_client.org, name="North Clinic")
+    page = officer_client.get(reverse("facilities:detail", args=[site.pk])).content.decode()
+    add_here = f'href="{reverse("vendors:create")}?facility={site.pk}"'
+    assert add_here in page and "Add a vendor here" in page
+
+    response = officer_client.post(
+        f"{reverse('vendors:create')}?facility={site.pk}", {"legal_name": "Here Vendor", "category": "pacs"}
+    )
+
+    vendor = Vendor.objects.get(legal_name="Here Vendor")
+    assert response.url == f"{reverse('vendors:engagement_create', args=[vendor.pk])}?facility={site.pk}"
+    form = officer_client.get(response.url).context["form"]
+    assert form["facility"].value() == site.pk
+
+
+def test_a_facility_page_says_which_agreements_are_organization_wide(officer_client):
+    site = f.facility(officer_client.org)
+    f.agreement(f.vendor(officer_client.org), title="Everywhere BAA")  # covers all facilities
+    f.agreement(f.vendor(officer_client.org), title="Here Only BAA", facilities=[site])
+    page = officer_client.get(reverse("facilities:detail", args=[site.pk])).content.decode()
+    everywhere, here_only = page.split("Everywhere BAA")[1], page.split("Here Only BAA")[1]
+    assert "Organization-wide" in everywhere.split("</li>")[0]
+    assert "Organization-wide" not in here_only.split("</li>")[0]

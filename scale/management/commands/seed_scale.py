@@ -34,7 +34,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--size", required=True, choices=["small", "large"], help="small for CI, large = issue 6.")
+        parser.add_argument(
+            "--size",
+            required=True,
+            choices=["small", "medium", "large"],
+            help="small for CI, medium = large's organizations and flagship (a fifth of the rest), large = issue 6.",
+        )
         parser.add_argument(
             "--as-of", type=_as_of, metavar="YYYY-MM-DD", help="Dates are relative to this day (default: today)."
         )

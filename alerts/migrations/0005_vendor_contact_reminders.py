@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agreements', '0006_facility_coverage_dated'),
-        ('alerts', '0003_reader_credential_alerts'),
+        ('alerts', '0004_provision_gap_preference'),
         ('compliance', '0006_breach_risk_assessment'),
         ('organizations', '0003_access_log_api_action'),
         ('vendors', '0003_conduit_only_for_transport_categories'),
