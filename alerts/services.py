@@ -54,7 +54,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import get_connection
 from django.core.mail.backends import smtp as smtp_backend
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Case, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value, When, sql
+from django.db.models import Case, Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from alerts import emails
@@ -86,10 +86,6 @@ RETRY_MAX_DELAY = datetime.timedelta(hours=6)
 #: After this many attempts a failing email is given up ("failed"), and shown on the alerts page.
 MAX_ATTEMPTS = 10
 SEND_BATCH = 200
-#: Emails claimed by one UPDATE. Small, so that a batch is sent well within the claim timeout: a row of
-#: the batch that went stale meanwhile and was taken over is never handed over twice (_handover checks
-#: the claim), but it would be sent late.
-CLAIM_BATCH = 10
 #: How long the log keeps the frequent runs that did nothing.
 RUN_LOG_DAYS = datetime.timedelta(days=30)
 _CHUNK = 1000
@@ -495,90 +491,31 @@ def _claimable(now: datetime.datetime) -> Q:
     return _due(now) | (_stale(now) & ~_LOST_RESEND)
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    """One email this worker claimed, with what the claim left in its row (for the outcome's record)."""
-
-    token: uuid.UUID
-    attempts: int
-    uncertain_at: datetime.datetime | None
-
-
-def _claim_many(model: type[SendState], pks: list[int], now: datetime.datetime) -> dict[int, _Claimed]:
-    """Take these emails for sending: those another worker has (or that were dealt with meanwhile) are
-    left out of the answer.
-
-    One conditional UPDATE ... RETURNING for the whole batch (PostgreSQL, and SQLite since 3.35): of
-    two workers claiming the same rows at once, the database lets exactly one change each row; the
-    other's UPDATE matches it no more. Taking over a stale claim whose message had been handed over
-    makes the email uncertain (the dead worker's copy may have arrived), in the same statement: this
-    attempt is its one resend. The batch shares one token; every later write is conditional on
-    (pk, token), so a row taken over meanwhile is never handed over twice (see _handover).
-    """
-    if not pks:
-        return {}
-    token = uuid.uuid4()
-    query = model.objects.filter(pk__in=pks).filter(_claimable(now)).query.chain(sql.UpdateQuery)
-    query.add_update_fields(
-        [
-            (model._meta.get_field(name), None, value)
-            for name, value in (
-                ("status", SendStatus.SENDING),
-                ("claim_token", token),
-                ("claimed_at", now),
-                ("attempts", F("attempts") + 1),
-                (
-                    "uncertain_at",
-                    Case(
-                        When(status=SendStatus.SENDING, handed_over_at__isnull=False, then=F("handed_over_at")),
-                        default=F("uncertain_at"),
-                    ),
-                ),
-                ("handed_over_at", None),
-            )
-        ]
-    )
-    statement, params = query.get_compiler(model.objects.db).as_sql()
-    table = connection.ops.quote_name(model._meta.db_table)
-    returning = ", ".join(f"{table}.{connection.ops.quote_name(c)}" for c in ("id", "attempts", "uncertain_at"))
-    with connection.cursor() as cursor:
-        cursor.execute(f"{statement} RETURNING {returning}", params)
-        rows = cursor.fetchall()
-    uncertain_field = model._meta.get_field("uncertain_at")
-    converters = connection.ops.get_db_converters(uncertain_field.get_col(model._meta.db_table))
-    claimed = {}
-    for pk, attempts, uncertain_at in rows:
-        for converter in converters:  # SQLite answers a datetime as text
-            uncertain_at = converter(uncertain_at, uncertain_field, connection)
-        claimed[pk] = _Claimed(token, attempts, uncertain_at)
-    return claimed
-
-
 def _claim(model: type[SendState], pk: int, now: datetime.datetime) -> uuid.UUID | None:
-    """Take one email for sending, or None if another worker has it (see _claim_many)."""
-    claimed = _claim_many(model, [pk], now).get(pk)
-    return claimed.token if claimed else None
+    """Take one email for sending, or None if another worker has it (or it was dealt with meanwhile).
 
-
-def _release_untried(
-    model: type[SendState], claimed: dict[int, _Claimed], now: datetime.datetime, error: str, until: datetime.datetime
-) -> int:
-    """Claimed emails of a batch not tried because the mail server could not be reached: given back as
-    the deferred ones are (_defer_unreachable), their attempt not counted. An uncertain one stays so."""
-    count = 0
-    for token in {c.token for c in claimed.values()}:
-        count += model.objects.filter(
-            pk__in=[pk for pk, c in claimed.items() if c.token == token], claim_token=token, status=SendStatus.SENDING
-        ).update(
-            status=Case(
-                When(uncertain_at__isnull=False, then=Value(SendStatus.UNCERTAIN)), default=Value(SendStatus.RETRYING)
+    One conditional UPDATE: of two workers claiming the same row at once, the database lets exactly
+    one change it; the other's UPDATE matches no row any more. Taking over a stale claim whose message
+    had been handed over makes the email uncertain (the dead worker's copy may have arrived), in the
+    same statement: this attempt is its one resend.
+    """
+    token = uuid.uuid4()
+    claimed = (
+        model.objects.filter(pk=pk)
+        .filter(_claimable(now))
+        .update(
+            status=SendStatus.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            uncertain_at=Case(
+                When(status=SendStatus.SENDING, handed_over_at__isnull=False, then=F("handed_over_at")),
+                default=F("uncertain_at"),
             ),
-            attempts=F("attempts") - 1,
-            claim_token=None,
-            last_error=f"{NOT_ATTEMPTED} the mail server could not be reached ({error})"[:_ERROR_LENGTH],
-            next_attempt_at=until,
+            handed_over_at=None,
         )
-    return count
+    )
+    return token if claimed else None
 
 
 LOST_RESEND_ERROR = (
@@ -685,19 +622,9 @@ def _failure_update(
 
 
 def _record_failure(
-    model: type[SendState],
-    pk: int,
-    token: uuid.UUID,
-    now: datetime.datetime,
-    outcome: _Outcome,
-    email: str,
-    claimed: _Claimed | None = None,
+    model: type[SendState], pk: int, token: uuid.UUID, now: datetime.datetime, outcome: _Outcome, email: str
 ) -> dict[str, object]:
-    """One UPDATE when the claim's RETURNING told the row's attempts and uncertainty (``claimed``)."""
-    if claimed is not None:
-        row = {"attempts": claimed.attempts, "uncertain_at": claimed.uncertain_at}
-    else:
-        row = model.objects.filter(pk=pk).values("attempts", "uncertain_at").first() or {}
+    row = model.objects.filter(pk=pk).values("attempts", "uncertain_at").first() or {}
     update = _failure_update(outcome, row.get("attempts") or 1, row.get("uncertain_at"), now, email)
     # Conditional on the claim: never overwrite what a worker that took over has recorded since.
     model.objects.filter(pk=pk, claim_token=token, status=SendStatus.SENDING).update(claim_token=None, **update)
@@ -938,64 +865,59 @@ def _send_immediate_alerts(
             return None
         seen.update(alert.pk for alert in batch)
         info = _recipients_info({alert.recipient_id for alert in batch if alert.recipient_id is not None})
-        for start in range(0, len(batch), CLAIM_BATCH):
-            chunk = batch[start : start + CLAIM_BATCH]
-            claimed = _claim_many(Alert, [alert.pk for alert in chunk], clock())
-            for alert in chunk:
-                claim = claimed.pop(alert.pk, None)
-                if claim is None:
-                    continue  # another worker has it, or has sent it
-                token = claim.token
-                if alert.vendor_contact_id is not None:
-                    # The vendor's address as it is now (as for members): a corrected address is used.
-                    recipient, to = None, alert.vendor_contact.contact_email
-                    gone, why = not to, VENDOR_CONTACT_LEFT
-                else:
-                    recipient, to = info.get(alert.recipient_id), alert.recipient.email
-                    gone, why = recipient is None or not to, RECIPIENT_LEFT
-                if gone:
-                    Alert.objects.filter(pk=alert.pk, claim_token=token).update(
-                        status=SendStatus.SKIPPED, last_error=why, claim_token=None
-                    )
-                    summary.skipped += 1
-                    continue
+        for alert in batch:
+            token = _claim(Alert, alert.pk, clock())
+            if token is None:
+                continue  # another worker has it, or has sent it
+            if alert.vendor_contact_id is not None:
+                # The vendor's address as it is now (as for members): a corrected address is used.
+                recipient, to = None, alert.vendor_contact.contact_email
+                gone, why = not to, VENDOR_CONTACT_LEFT
+            else:
+                recipient, to = info.get(alert.recipient_id), alert.recipient.email
+                gone, why = recipient is None or not to, RECIPIENT_LEFT
+            if gone:
+                Alert.objects.filter(pk=alert.pk, claim_token=token).update(
+                    status=SendStatus.SKIPPED, last_error=why, claim_token=None
+                )
+                summary.skipped += 1
+                continue
 
-                def build(alert=alert, to=to, recipient=recipient):
-                    if recipient is None:
-                        return emails.vendor_contact_message(
-                            alert,
-                            to=to,
-                            organization_name=alert.organization.name,
-                            as_of=as_of,
-                            reply_to=_vendor_reply_to(alert),
-                        )
-                    return emails.alert_message(
-                        alert, to=to, recipient=recipient, organization_name=alert.organization.name, as_of=as_of
+            def build(alert=alert, to=to, recipient=recipient):
+                if recipient is None:
+                    return emails.vendor_contact_message(
+                        alert,
+                        to=to,
+                        organization_name=alert.organization.name,
+                        as_of=as_of,
+                        reply_to=_vendor_reply_to(alert),
                     )
+                return emails.alert_message(
+                    alert, to=to, recipient=recipient, organization_name=alert.organization.name, as_of=as_of
+                )
 
-                try:
-                    sender.send(build, _handover(Alert, alert.pk, token, clock))
-                except _ClaimLost:
-                    logger.warning("alert %s: claim taken over by another worker before sending; not sent", alert.pk)
-                    continue
-                except _SendFailure as failure:
-                    outcome = classify_error(failure.error, handed_over=failure.handed_over)
-                    logger.warning("alert %s to %s: %s (%s)", alert.pk, to, outcome.status, outcome.error)
-                    update = _record_failure(Alert, alert.pk, token, clock(), outcome, to, claimed=claim)
-                    summary.count(update["status"])
-                    if outcome.reconnect:
-                        sender.reset()
-                    if outcome.server_unreachable:
-                        until = update["next_attempt_at"] or clock() + retry_base_delay()
-                        summary.deferred += _release_untried(Alert, claimed, clock(), outcome.error, until)
-                        summary.deferred += _defer_unreachable(base, clock(), outcome.error, until)
-                        return _Unreachable(outcome.error, until)
-                    continue
-                _on_fresh_connection(lambda alert=alert, to=to: _record_sent(Alert, alert.pk, clock(), to))
-                summary.sent += 1
-                if not reachable:
-                    reachable = True
-                    _undefer(base, clock())  # the next batch takes them
+            try:
+                sender.send(build, _handover(Alert, alert.pk, token, clock))
+            except _ClaimLost:
+                logger.warning("alert %s: claim taken over by another worker before sending; not sent", alert.pk)
+                continue
+            except _SendFailure as failure:
+                outcome = classify_error(failure.error, handed_over=failure.handed_over)
+                logger.warning("alert %s to %s: %s (%s)", alert.pk, to, outcome.status, outcome.error)
+                update = _record_failure(Alert, alert.pk, token, clock(), outcome, to)
+                summary.count(update["status"])
+                if outcome.reconnect:
+                    sender.reset()
+                if outcome.server_unreachable:
+                    until = update["next_attempt_at"] or clock() + retry_base_delay()
+                    summary.deferred += _defer_unreachable(base, clock(), outcome.error, until)
+                    return _Unreachable(outcome.error, until)
+                continue
+            _on_fresh_connection(lambda alert=alert, to=to: _record_sent(Alert, alert.pk, clock(), to))
+            summary.sent += 1
+            if not reachable:
+                reachable = True
+                _undefer(base, clock())  # the next batch takes them
 
 
 def _digest_alerts_waiting(digests: QuerySet[Digest]) -> QuerySet[Alert]:
