@@ -64,9 +64,9 @@ def unsubscribe_token(user_id: int) -> str:
     return signing.dumps({"u": user_id}, salt=UNSUBSCRIBE_SALT)
 
 
-def unsubscribe_token_expired(token: str) -> bool:
+def unsubscribe_token_expired(token: str, salt: str = UNSUBSCRIBE_SALT) -> bool:
     try:
-        signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
+        signing.loads(token, salt=salt, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS))
     except signing.SignatureExpired:
         return True
     except signing.BadSignature:
@@ -334,3 +334,62 @@ def digest_message(
         }
     )
     return make_message("digest", to=to, context=context, headers=_headers(digest, context["unsubscribe_url"]))
+
+
+# --- The reminders to a vendor's contact ------------------------------------------------------------------
+
+VENDOR_UNSUBSCRIBE_SALT = "alerts.vendor_unsubscribe"
+
+
+def vendor_unsubscribe_token(vendor_id: int, email: str) -> str:
+    """A signed, timestamped token naming one vendor and the contact address it was sent to (another
+    salt than the members' tokens: neither opens the other's page). Valid UNSUBSCRIBE_MAX_AGE_DAYS."""
+    return signing.dumps({"v": vendor_id, "e": email}, salt=VENDOR_UNSUBSCRIBE_SALT)
+
+
+def vendor_from_unsubscribe_token(token: str) -> tuple[int, str] | None:
+    """(vendor id, address) of a valid token, else None (tampered, expired or a member's token)."""
+    try:
+        value = signing.loads(
+            token, salt=VENDOR_UNSUBSCRIBE_SALT, max_age=datetime.timedelta(days=UNSUBSCRIBE_MAX_AGE_DAYS)
+        )
+    except signing.BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("v"), int) or not isinstance(value.get("e"), str):
+        return None
+    return value["v"], value["e"]
+
+
+def vendor_unsubscribe_token_expired(token: str) -> bool:
+    return unsubscribe_token_expired(token, VENDOR_UNSUBSCRIBE_SALT)
+
+
+def vendor_contact_message(
+    alert: Alert, *, to: str, organization_name: str, as_of: datetime.date, reply_to: list[str] | None = None
+) -> EmailMultiAlternatives:
+    """The reminder to the contact of the radiologist's vendor: which radiologist, which credential,
+    when it expires and what to send back. It names only that vendor's radiologist and the
+    organization (and, for privileges, the facility concerned): no patient, no other vendor, no link
+    into the app (the contact has no account), the officers' findings text is not used."""
+    from readers.selectors import expiring_credential
+
+    credential = expiring_credential(alert.finding)
+    if credential is None:
+        raise ValueError(f"alert {alert.pk}: finding {alert.finding_id} names no expiring credential")
+    days_left = (credential.expires_on - as_of).days
+    unsubscribe_url = absolute_url("alerts:vendor_unsubscribe", vendor_unsubscribe_token(alert.vendor_contact_id, to))
+    context = {
+        "organization_name": organization_name,
+        "vendor_name": alert.vendor_contact.legal_name,
+        "contact_name": alert.vendor_contact.contact_name,
+        "credential": credential,
+        "days_left": days_left,
+        "threshold_label": alert.threshold_label,
+        "reply_to": reply_to or [],
+        "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_days": UNSUBSCRIBE_MAX_AGE_DAYS,
+    }
+    message = make_message("vendor_contact_reminder", to=to, context=context, headers=_headers(alert, unsubscribe_url))
+    if reply_to:
+        message.reply_to = reply_to
+    return message

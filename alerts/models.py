@@ -38,6 +38,11 @@ ALERT_KIND_OF_FINDING: Mapping[str, str] = kinds.ALERT_KIND_OF_FINDING
 #: 14, 7 and 1 days before); the others by reminder number.
 LEAD_TIME_KINDS = (AlertKind.EXPIRY_REMINDER, AlertKind.READER_CREDENTIAL)
 
+#: Alert kinds also sent to the contact of the finding's vendor (Vendor.contact_email), on the same
+#: thresholds as the officers': the teleradiology group renews its radiologists' licenses, boards and
+#: privileges, so it is asked for the renewal before the credential lapses (42 CFR 482.22(a)(3)).
+VENDOR_CONTACT_KINDS = (AlertKind.READER_CREDENTIAL,)
+
 
 def alert_finding_kinds(alert_kind: str) -> tuple[str, ...]:
     """The finding kinds an alert kind is about."""
@@ -165,7 +170,10 @@ class AlertQuerySet(RestrictedQuerySet):
 
 
 class Alert(SendState):
-    """One alert: a finding, at one threshold, for one recipient.
+    """One alert: a finding, at one threshold, for one recipient: a member of the organization
+    (``recipient``), or, for the reader credential reminders, the contact of the radiologist's
+    teleradiology vendor (``vendor_contact``: the address is ``Vendor.contact_email`` when sent). Exactly
+    one of the two is a database constraint.
 
     ``threshold`` is the lead time in days before the finding's date for expiry reminders (90, 60, ...
     settings.ALERT_LEAD_DAYS), and for the other kinds the number of the reminder: 0 is the first
@@ -180,7 +188,13 @@ class Alert(SendState):
     finding = models.ForeignKey("compliance.Finding", on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=32, choices=AlertKind.choices)
     threshold = models.PositiveSmallIntegerField()
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="alerts_received")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts_received"
+    )
+    #: The vendor whose contact is told (VENDOR_CONTACT_KINDS only): always immediate, never in a digest.
+    vendor_contact = models.ForeignKey(
+        "vendors.Vendor", on_delete=models.PROTECT, null=True, blank=True, related_name="contact_alerts"
+    )
     delivery = models.CharField(max_length=16, choices=DeliveryMode.choices, default=DeliveryMode.IMMEDIATE)
     digest = models.ForeignKey(Digest, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts")
     #: Expiry reminders: the agreement and the date the reminder is about (the expiry date, or the
@@ -205,6 +219,21 @@ class Alert(SendState):
             models.UniqueConstraint(
                 fields=["finding", "threshold", "recipient"], name="alert_one_per_finding_threshold_recipient"
             ),
+            # The same for the vendor's contact (NULL recipients are distinct in a unique constraint).
+            models.UniqueConstraint(
+                fields=["finding", "threshold"],
+                condition=Q(vendor_contact__isnull=False),
+                name="alert_one_vendor_contact_alert_per_finding_threshold",
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False, vendor_contact__isnull=True)
+                | Q(recipient__isnull=True, vendor_contact__isnull=False),
+                name="alert_to_a_member_or_a_vendor_contact",
+            ),
+            models.CheckConstraint(
+                condition=Q(vendor_contact__isnull=True) | Q(delivery=DeliveryMode.IMMEDIATE),
+                name="alert_vendor_contact_alerts_immediate",
+            ),
             models.UniqueConstraint(
                 fields=["agreement", "due_on", "threshold", "recipient"],
                 condition=Q(kind=AlertKind.EXPIRY_REMINDER),
@@ -225,7 +254,14 @@ class Alert(SendState):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.threshold_label}) to {self.recipient}"
+        return f"{self.get_kind_display()} ({self.threshold_label}) to {self.recipient_label}"
+
+    @property
+    def recipient_label(self) -> str:
+        """Who it is for, in words (the alerts pages)."""
+        if self.vendor_contact_id is not None:
+            return f"Contact of {self.vendor_contact.legal_name}"
+        return self.recipient.get_full_name() or self.recipient.get_username()
 
     @property
     def threshold_label(self) -> str:
@@ -258,6 +294,24 @@ class AlertPreference(models.Model):
     @property
     def receives_nothing(self) -> bool:
         return not any(getattr(self, field) for field in PREFERENCE_FIELD.values())
+
+
+class VendorContactPreference(models.Model):
+    """Whether a vendor's contact receives the credential reminders (VENDOR_CONTACT_KINDS). Without a
+    row: yes, if the vendor has a contact address. Turned off by an officer on the vendor's roster page,
+    or by the contact with the unsubscribe link of a reminder (``unsubscribed_email`` says who)."""
+
+    vendor = models.OneToOneField("vendors.Vendor", on_delete=models.CASCADE, related_name="contact_alert_preference")
+    credential_reminders = models.BooleanField("credential reminders to the vendor's contact", default=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    #: The address that unsubscribed with the link of a reminder ("" when an officer changed it).
+    unsubscribed_email = models.EmailField(max_length=254, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Contact reminders of {self.vendor}"
 
 
 class DispatchRun(models.Model):

@@ -17,7 +17,13 @@ FINDING_ALERTS_SHOWN = 20
 
 def alerts_visible_to(user) -> QuerySet[Alert]:
     return Alert.objects.restrict(user, Action.VIEW).select_related(
-        "recipient", "digest", "finding", "finding__vendor", "finding__facility", "finding__agreement"
+        "recipient",
+        "vendor_contact",
+        "digest",
+        "finding",
+        "finding__vendor",
+        "finding__facility",
+        "finding__agreement",
     )
 
 
@@ -98,6 +104,10 @@ def finding_alerts(user, finding) -> tuple[list[Alert], int]:
     """Who was alerted about a finding and when, newest first, and how many alerts there are in all:
     two queries, whatever the number of alerts."""
     alerts = Alert.objects.restrict(user, Action.VIEW).filter(finding=finding)
-    shown = list(alerts.select_related("recipient", "digest").order_by("-planned_on", "-pk")[:FINDING_ALERTS_SHOWN])
+    shown = list(
+        alerts.select_related("recipient", "vendor_contact", "digest").order_by("-planned_on", "-pk")[
+            :FINDING_ALERTS_SHOWN
+        ]
+    )
     total = len(shown) if len(shown) < FINDING_ALERTS_SHOWN else alerts.count()
     return shown, total

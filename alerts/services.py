@@ -62,6 +62,7 @@ from alerts.models import (
     ALERT_KIND_OF_FINDING,
     LEAD_TIME_KINDS,
     PREFERENCE_FIELD,
+    VENDOR_CONTACT_KINDS,
     Alert,
     AlertKind,
     AlertPreference,
@@ -70,6 +71,7 @@ from alerts.models import (
     DispatchRun,
     SendState,
     SendStatus,
+    VendorContactPreference,
 )
 from compliance.models import Finding
 from organizations.models import Membership, Role, access_in_force_q
@@ -246,6 +248,23 @@ def alert_recipients(findings: list[dict], *, as_of: datetime.date) -> dict[int,
     return result
 
 
+def vendor_contacts(vendor_ids: set[int]) -> dict[int, str]:
+    """The contact address of each of these vendors whose contact receives the credential reminders
+    (it has an address, and neither an officer nor the contact turned them off): one query, none
+    without vendors."""
+    from vendors.models import Vendor
+
+    if not vendor_ids:
+        return {}
+    vendors = Vendor.objects.filter(pk__in=vendor_ids).exclude(contact_email="").exclude(_contact_turned_off())
+    return dict(vendors.values_list("pk", "contact_email"))
+
+
+def _contact_turned_off(vendor: str = "pk") -> Q:
+    muted = VendorContactPreference.objects.filter(vendor=OuterRef(vendor), credential_reminders=False)
+    return Q(Exists(muted))
+
+
 def alerts_plan(
     *,
     as_of: datetime.date,
@@ -261,6 +280,9 @@ def alerts_plan(
     a first alert as soon as the finding appears, then a reminder every
     settings.MISSING_BAA_REMINDER_DAYS until the finding is resolved. With ``first_alerts_only`` only
     the first alerts of new findings are planned (the frequent run; reminders wait for the daily one).
+    The reader credential reminders (VENDOR_CONTACT_KINDS) also go to the contact of the radiologist's
+    vendor, at the same thresholds, unless the vendor has no contact address or it was turned off
+    (vendor_contacts).
 
     Those already written (same finding, threshold and recipient) are left alone, by the database
     constraint, also when a concurrent run writes them first. Returns the number of rows this call
@@ -271,7 +293,7 @@ def alerts_plan(
     every_days = settings.MISSING_BAA_REMINDER_DAYS
     rows = list(
         _alertable_findings(organization_id).values(
-            "pk", "kind", "organization_id", "agreement_id", "due_on", "first_seen_at"
+            "pk", "kind", "organization_id", "agreement_id", "vendor_id", "due_on", "first_seen_at"
         )
     )
     due: list[tuple[dict, str, int]] = []
@@ -293,11 +315,16 @@ def alerts_plan(
 
     recipients = alert_recipients([row for row, _, _ in due], as_of=as_of)
     thresholds = sorted({threshold for _, _, threshold in due})
-    existing = set(
-        Alert.objects.filter(finding__in=_alertable_findings(organization_id), threshold__in=thresholds).values_list(
-            "finding_id", "threshold", "recipient_id"
-        )
-    )
+    existing: set[tuple[int, int, int]] = set()
+    existing_vendor: set[tuple[int, int]] = set()
+    for finding_id, threshold, user_id, vendor_id in Alert.objects.filter(
+        finding__in=_alertable_findings(organization_id), threshold__in=thresholds
+    ).values_list("finding_id", "threshold", "recipient_id", "vendor_contact_id"):
+        if vendor_id is None:
+            existing.add((finding_id, threshold, user_id))
+        else:
+            existing_vendor.add((finding_id, threshold))
+    contacts = vendor_contacts({row["vendor_id"] for row, kind, _ in due if kind in VENDOR_CONTACT_KINDS})
     existing_expiry = set(
         Alert.objects.filter(kind=AlertKind.EXPIRY_REMINDER, agreement__isnull=False, threshold__in=thresholds)
         .filter(agreement__in=_alertable_findings(organization_id).values("agreement_id"))
@@ -328,8 +355,26 @@ def alerts_plan(
                     planned_by=run,
                 )
             )
+        contact = contacts.get(row["vendor_id"]) if kind in VENDOR_CONTACT_KINDS else None
+        if contact and (row["pk"], threshold) not in existing_vendor:
+            new.append(
+                Alert(
+                    organization_id=row["organization_id"],
+                    finding_id=row["pk"],
+                    kind=kind,
+                    threshold=threshold,
+                    vendor_contact_id=row["vendor_id"],
+                    email=contact,
+                    delivery=DeliveryMode.IMMEDIATE,
+                    due_on=row["due_on"],
+                    planned_on=as_of,
+                    planned_by=run,
+                )
+            )
     # A deterministic order, so that two runs inserting the same rows at once never deadlock.
-    new.sort(key=lambda alert: (alert.finding_id, alert.threshold, alert.recipient_id))
+    new.sort(
+        key=lambda alert: (alert.finding_id, alert.threshold, alert.recipient_id or 0, alert.vendor_contact_id or 0)
+    )
     Alert.objects.bulk_create(new, batch_size=_CHUNK, ignore_conflicts=True)
     if run is None:
         return len(new)
@@ -377,8 +422,14 @@ def _recipient_still_wants(as_of: datetime.date) -> Q:
     return Q(recipient__is_active=True) & ~Q(recipient__email="") & Q(Exists(membership)) & ~turned_off
 
 
+def _vendor_contact_still_wants() -> Q:
+    """The vendor still has a contact address and its reminders are not turned off."""
+    return ~Q(vendor_contact__contact_email="") & ~_contact_turned_off("vendor_contact")
+
+
 RESOLVED_BEFORE_SENDING = "Not sent: the finding was resolved before the alert went out."
 RECIPIENT_LEFT = "Not sent: the recipient no longer receives this alert (role, access, address or preferences)."
+VENDOR_CONTACT_LEFT = "Not sent: the vendor has no contact address any more, or its reminders were turned off."
 
 
 def _skip_stale(queryset: QuerySet[Alert], as_of: datetime.date) -> int:
@@ -391,8 +442,15 @@ def _skip_stale(queryset: QuerySet[Alert], as_of: datetime.date) -> int:
     skipped = waiting.filter(finding__resolved_at__isnull=False).update(
         status=SendStatus.SKIPPED, last_error=RESOLVED_BEFORE_SENDING, next_attempt_at=None
     )
-    skipped += waiting.exclude(_recipient_still_wants(as_of)).update(
-        status=SendStatus.SKIPPED, last_error=RECIPIENT_LEFT, next_attempt_at=None
+    skipped += (
+        waiting.filter(recipient__isnull=False)
+        .exclude(_recipient_still_wants(as_of))
+        .update(status=SendStatus.SKIPPED, last_error=RECIPIENT_LEFT, next_attempt_at=None)
+    )
+    skipped += (
+        waiting.filter(vendor_contact__isnull=False)
+        .exclude(_vendor_contact_still_wants())
+        .update(status=SendStatus.SKIPPED, last_error=VENDOR_CONTACT_LEFT, next_attempt_at=None)
     )
     return skipped
 
@@ -754,13 +812,26 @@ def _recipients_info(user_ids: set[int]) -> dict[int, emails.Recipient]:
     return info
 
 
+def _vendor_reply_to(alert: Alert) -> list[str]:
+    """Where the vendor's contact replies: the members told about the same finding at the same
+    threshold (they see it through the gate). One query."""
+    addresses = (
+        Alert.objects.filter(finding_id=alert.finding_id, threshold=alert.threshold, recipient__isnull=False)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return sorted(set(addresses))
+
+
 def _alerts_with_content(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
     from facilities.models import Facility
 
     return queryset.select_related(
         "organization",
         "recipient",
+        "vendor_contact",
         "finding",
+        "finding__radiologist",
         "finding__vendor",
         "finding__facility",
         "finding__agreement",
@@ -793,20 +864,34 @@ def _send_immediate_alerts(
         if not batch:
             return None
         seen.update(alert.pk for alert in batch)
-        info = _recipients_info({alert.recipient_id for alert in batch})
+        info = _recipients_info({alert.recipient_id for alert in batch if alert.recipient_id is not None})
         for alert in batch:
             token = _claim(Alert, alert.pk, clock())
             if token is None:
                 continue  # another worker has it, or has sent it
-            recipient, to = info.get(alert.recipient_id), alert.recipient.email
-            if recipient is None or not to:
+            if alert.vendor_contact_id is not None:
+                # The vendor's address as it is now (as for members): a corrected address is used.
+                recipient, to = None, alert.vendor_contact.contact_email
+                gone, why = not to, VENDOR_CONTACT_LEFT
+            else:
+                recipient, to = info.get(alert.recipient_id), alert.recipient.email
+                gone, why = recipient is None or not to, RECIPIENT_LEFT
+            if gone:
                 Alert.objects.filter(pk=alert.pk, claim_token=token).update(
-                    status=SendStatus.SKIPPED, last_error=RECIPIENT_LEFT, claim_token=None
+                    status=SendStatus.SKIPPED, last_error=why, claim_token=None
                 )
                 summary.skipped += 1
                 continue
 
             def build(alert=alert, to=to, recipient=recipient):
+                if recipient is None:
+                    return emails.vendor_contact_message(
+                        alert,
+                        to=to,
+                        organization_name=alert.organization.name,
+                        as_of=as_of,
+                        reply_to=_vendor_reply_to(alert),
+                    )
                 return emails.alert_message(
                     alert, to=to, recipient=recipient, organization_name=alert.organization.name, as_of=as_of
                 )
@@ -1122,3 +1207,41 @@ def alert_retry(*, alert: Alert, now: datetime.datetime | None = None) -> Alert:
         schedule_alert_sending(organization_id=alert.organization_id)
     alert.refresh_from_db()
     return alert
+
+
+# --- The vendors' contacts' choice ---------------------------------------------------------------------
+
+
+def vendor_contact_preference_for(vendor) -> VendorContactPreference:
+    """The vendor's setting, or the default (reminders on) without saving it."""
+    try:
+        return vendor.contact_alert_preference
+    except VendorContactPreference.DoesNotExist:
+        return VendorContactPreference(vendor=vendor)
+
+
+def vendor_contact_reminders_set(
+    *, vendor, credential_reminders: bool, changed_by=None, unsubscribed_email: str = ""
+) -> VendorContactPreference:
+    """Turn the credential reminders to the vendor's contact on or off: by an officer (``changed_by``),
+    or by the contact with a reminder's unsubscribe link (``unsubscribed_email``). Reminders already
+    planned and not yet sent are skipped at the next dispatch (_skip_stale)."""
+    preference = vendor_contact_preference_for(vendor)
+    preference.credential_reminders = credential_reminders
+    preference.changed_by = changed_by
+    preference.unsubscribed_email = "" if credential_reminders else unsubscribed_email
+    preference.full_clean()
+    preference.save()
+    return preference
+
+
+def vendor_contact_unsubscribe(*, vendor_id: int, email: str) -> VendorContactPreference | None:
+    """The unsubscribe link of a reminder to a vendor's contact: turn that vendor's reminders off if
+    ``email`` is still its contact address. None (nothing changed) if the vendor is gone or its contact
+    changed since: the old contact's link must not silence the new one."""
+    from vendors.models import Vendor
+
+    vendor = Vendor.objects.filter(pk=vendor_id).first()
+    if vendor is None or not email or vendor.contact_email.lower() != email.lower():
+        return None
+    return vendor_contact_reminders_set(vendor=vendor, credential_reminders=False, unsubscribed_email=email)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("<int:pk>/retry/", views.alert_retry_view, name="retry"),
     path("preferences/", views.preferences, name="preferences"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("unsubscribe/vendor/<str:token>/", views.vendor_unsubscribe, name="vendor_unsubscribe"),
 ]

@@ -13,7 +13,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alerts import selectors
-from alerts.emails import UNSUBSCRIBE_MAX_AGE_DAYS, unsubscribe_token_expired, user_id_from_unsubscribe_token
+from alerts.emails import (
+    UNSUBSCRIBE_MAX_AGE_DAYS,
+    unsubscribe_token_expired,
+    user_id_from_unsubscribe_token,
+    vendor_from_unsubscribe_token,
+    vendor_unsubscribe_token_expired,
+)
 from alerts.forms import AlertFilterForm, AlertPreferenceForm
 from alerts.models import Alert
 from alerts.schedule import alert_schedule
@@ -23,6 +29,7 @@ from alerts.services import (
     alert_preference_unsubscribe,
     alert_preference_update,
     alert_retry,
+    vendor_contact_unsubscribe,
 )
 from organizations.middleware import membership_not_required
 from organizations.mixins import action_required, can, get_restricted_object_or_404
@@ -103,6 +110,33 @@ def unsubscribe(request, token: str):
         alert_preference_unsubscribe(user_id=user.pk)
         return render(request, "alerts/unsubscribe.html", {"done": True, "email": _masked(user.email)})
     return render(request, "alerts/unsubscribe.html", {"token": token, "email": _masked(user.email)})
+
+
+@login_not_required
+@membership_not_required
+@csrf_exempt  # RFC 8058 one-click unsubscribe, as for the members' link; the signed token is the key
+@require_http_methods(["GET", "POST"])
+def vendor_unsubscribe(request, token: str):
+    """Stop the credential reminders to a vendor's contact (the link of those reminders). GET asks, POST
+    does it, and only while the address the token names is still the vendor's contact."""
+    from vendors.models import Vendor
+
+    named = vendor_from_unsubscribe_token(token)
+    vendor = Vendor.objects.filter(pk=named[0]).first() if named else None
+    if vendor is None:
+        context = {
+            "invalid": True,
+            "expired": vendor_unsubscribe_token_expired(token),
+            "days": UNSUBSCRIBE_MAX_AGE_DAYS,
+        }
+        return render(request, "alerts/vendor_unsubscribe.html", context, status=404)
+    email = named[1]
+    current = vendor.contact_email.lower() == email.lower()
+    context = {"token": token, "email": _masked(email), "vendor_name": vendor.legal_name, "current": current}
+    if request.method == "POST" and current:
+        vendor_contact_unsubscribe(vendor_id=vendor.pk, email=email)
+        context["done"] = True
+    return render(request, "alerts/vendor_unsubscribe.html", context)
 
 
 def _masked(email: str) -> str:

@@ -120,3 +120,63 @@ def licensure_matrix(
             )
         matrix.rows.append((person, cells))
     return matrix
+
+
+@dataclass(frozen=True)
+class ExpiringCredential:
+    """What a reminder to the vendor's contact says about one credential: the radiologist, the
+    credential and its expiry, and what the organization needs back. Names, numbers and dates only."""
+
+    radiologist: str
+    npi: str
+    #: e.g. "Texas state medical license TX-42", "privileges at Riverside Hospital Radiology".
+    credential: str
+    expires_on: datetime.date
+    #: What to send back, in the middle of a sentence after "send ".
+    send_back: str
+
+
+def expiring_credential(finding: Finding) -> ExpiringCredential | None:
+    """The credential a reader credential finding (license, board or privileges expiring) is about,
+    from its subject ("<model>:<pk>", compliance/rules.py); None for another kind, or a record gone.
+    For the reminders to the vendor's contact (alerts.emails), which no user reads through the gate:
+    the finding is the dispatcher's. One query at most; the finding is loaded with its radiologist."""
+    model, _, pk = finding.subject_key.partition(":")
+    radiologist = finding.radiologist
+    if radiologist is None or not pk.isdigit():
+        return None
+    found: tuple[str, datetime.date | None, str] | None = None
+    if finding.kind == FindingKind.READER_LICENSE_EXPIRING and model == "state_license":
+        license_ = StateLicense.objects.filter(pk=int(pk), radiologist=radiologist).first()
+        if license_ is not None:
+            found = (
+                f"{license_.get_state_display()} state medical license {license_.number}",
+                license_.expires_on,
+                "the renewed license (its new expiry date, and a copy or the state board's verification page) "
+                "as soon as the board has renewed it",
+            )
+    elif finding.kind == FindingKind.READER_PRIVILEGE_EXPIRING and model == "privilege":
+        privilege = Privilege.objects.filter(pk=int(pk), radiologist=radiologist).select_related("facility").first()
+        if privilege is not None:
+            found = (
+                f"clinical privileges at {privilege.facility.name}",
+                privilege.expires_on,
+                "the reappointment (the new privileges' dates, and for privileges by proxy the distant site's "
+                "privileging decision) before that date",
+            )
+    elif finding.kind == FindingKind.READER_BOARD_EXPIRING and model == "board_certification":
+        found = (
+            f"board certification ({radiologist.board or 'certifying board'})",
+            radiologist.board_certification_expires_on,
+            "the recertification (the board's new expiry date) as soon as it is granted",
+        )
+    if found is None or found[1] is None:
+        return None
+    credential, expires_on, send_back = found
+    return ExpiringCredential(
+        radiologist=radiologist.name,
+        npi=radiologist.npi,
+        credential=credential,
+        expires_on=expires_on,
+        send_back=send_back,
+    )

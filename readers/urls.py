@@ -7,6 +7,7 @@ urlpatterns = [
     path("vendor/<int:vendor_pk>/", views.roster, name="roster"),
     path("vendor/<int:vendor_pk>/new/", views.radiologist_create, name="radiologist_create"),
     path("vendor/<int:vendor_pk>/import/", views.readers_import, name="import"),
+    path("vendor/<int:vendor_pk>/contact-reminders/", views.contact_reminders, name="contact_reminders"),
     path("vendor/<int:vendor_pk>/proxy-agreements/new/", views.proxy_agreement_create, name="proxy_agreement_create"),
     path("facility/<int:facility_pk>/", views.facility_matrix, name="facility_matrix"),
     path("<int:pk>/", views.radiologist_detail, name="radiologist_detail"),

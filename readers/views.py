@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from alerts.services import vendor_contact_preference_for, vendor_contact_reminders_set
 from baatracker.forms import render_form, save_with_service
 from compliance.rules import on_roster
 from facilities.models import Facility
@@ -67,9 +68,22 @@ def roster(request, vendor_pk: int):
             "vendor": vendor,
             "matrix": selectors.licensure_matrix(request.user, as_of=today, vendor=vendor),
             "proxy_agreements": selectors.proxy_agreements(request.user, vendor),
+            "contact_reminders": vendor_contact_preference_for(vendor),
             "can_change": can(request, Action.CHANGE),
         },
     )
+
+
+@require_POST
+@action_required(Action.CHANGE)
+def contact_reminders(request, vendor_pk: int):
+    """Turn the credential reminders to the vendor's contact on or off (alerts.services)."""
+    vendor = _teleradiology_vendor(request, vendor_pk, Action.CHANGE)
+    enabled = request.POST.get("credential_reminders") == "on"
+    vendor_contact_reminders_set(vendor=vendor, credential_reminders=enabled, changed_by=request.user)
+    state = "will receive" if enabled else "will no longer receive"
+    messages.success(request, f"The contact of {vendor.legal_name} {state} the credential reminders.")
+    return redirect("readers:roster", vendor_pk=vendor.pk)
 
 
 @require_http_methods(["GET"])
