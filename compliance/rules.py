@@ -878,6 +878,25 @@ def _state_name(code: str) -> str:
     return USState(code).label if code in USState.values else code
 
 
+#: "First Last" of the radiologist a reader row is about, for the explanations.
+RADIOLOGIST_NAME = Concat("radiologist__first_name", Value(" "), "radiologist__last_name")
+
+
+def _privilege_rows(privileges: QuerySet, ctx: RuleContext, *fields: str, **expressions):
+    """The privileges of the run's scope as values: who holds them, where, and for which vendor."""
+    return _scoped(privileges, ctx, "facility__organization").values(
+        "pk",
+        "radiologist_id",
+        "facility_id",
+        *fields,
+        facility_name=F("facility__name"),
+        radiologist_name=RADIOLOGIST_NAME,
+        vendor_id=F("radiologist__vendor_id"),
+        organization_id=F("facility__organization_id"),
+        **expressions,
+    )
+
+
 def reader_unlicensed(ctx: RuleContext) -> Iterable[Detection]:
     """Rule R1. A radiologist reads for a facility without a practising license of the facility's state.
 
@@ -925,7 +944,7 @@ def reader_license_expiring(ctx: RuleContext) -> Iterable[Detection]:
         "state",
         "number",
         "expires_on",
-        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+        radiologist_name=RADIOLOGIST_NAME,
         vendor_id=F("radiologist__vendor_id"),
         organization_id=F("radiologist__vendor__organization_id"),
     )
@@ -992,16 +1011,7 @@ def reader_privilege_expiring(ctx: RuleContext) -> Iterable[Detection]:
         .filter(on_roster_q(ctx.as_of, "radiologist__"))
         .filter(~privilege_reappointed())
     )
-    privilege_rows = _scoped(privileges, ctx, "facility__organization").values(
-        "pk",
-        "radiologist_id",
-        "facility_id",
-        "expires_on",
-        facility_name=F("facility__name"),
-        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
-        vendor_id=F("radiologist__vendor_id"),
-        organization_id=F("facility__organization_id"),
-    )
+    privilege_rows = _privilege_rows(privileges, ctx, "expires_on")
     for row in privilege_rows:
         yield Detection(
             kind=FindingKind.READER_PRIVILEGE_EXPIRING,
@@ -1074,16 +1084,7 @@ def reader_proxy_without_agreement(ctx: RuleContext) -> Iterable[Detection]:
         .filter(on_roster_q(ctx.as_of, "radiologist__"))
         .filter(~Exists(agreement))
     )
-    rows = _scoped(queryset, ctx, "facility__organization").values(
-        "pk",
-        "radiologist_id",
-        "facility_id",
-        facility_name=F("facility__name"),
-        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
-        vendor_id=F("radiologist__vendor_id"),
-        vendor_name=F("radiologist__vendor__legal_name"),
-        organization_id=F("facility__organization_id"),
-    )
+    rows = _privilege_rows(queryset, ctx, vendor_name=F("radiologist__vendor__legal_name"))
     for row in rows:
         yield Detection(
             kind=FindingKind.READER_PROXY_WITHOUT_AGREEMENT,
@@ -1119,7 +1120,7 @@ def reader_license_not_reverified(ctx: RuleContext) -> Iterable[Detection]:
         "state",
         "number",
         "verified_on",
-        radiologist_name=Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+        radiologist_name=RADIOLOGIST_NAME,
         vendor_id=F("radiologist__vendor_id"),
         organization_id=F("radiologist__vendor__organization_id"),
     )
