@@ -63,7 +63,7 @@ from readers.models import (
     ReadingAssignment,
     StateLicense,
 )
-from vendors.models import Engagement, EngagementStatus, SubcontractorLink, VendorCategory
+from vendors.models import Engagement, EngagementStatus, SubcontractorLink
 
 #: 45 CFR 164.532(e): BAAs signed before this date had to be updated for the 2013 Omnibus rule.
 OMNIBUS_COMPLIANCE_DATE = datetime.date(2013, 9, 23)
@@ -747,7 +747,7 @@ def assignments_active_on(day: datetime.date) -> QuerySet[ReadingAssignment]:
         ReadingAssignment.objects.filter(starts_on__lte=day)
         .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
         .filter(on_roster_q(day, "radiologist__"))
-        .filter(engagement__vendor__category=VendorCategory.TELERADIOLOGY)
+        .filter(engagement__vendor__category__in=settings.CHECKLIST_VENDOR_CATEGORIES)
         .exclude(engagement__status=EngagementStatus.OFFBOARDED)
         .filter(Q(engagement__ends_on__isnull=True) | Q(engagement__ends_on__gte=day))
     )

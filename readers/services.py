@@ -8,6 +8,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from checklists.models import checklist_applies
 from compliance.scheduling import schedule_compliance_run
 from facilities.models import Facility
 from readers.models import (
@@ -18,11 +19,13 @@ from readers.models import (
     ReadingAssignment,
     StateLicense,
 )
-from vendors.models import Engagement, Vendor, VendorCategory
+from vendors.models import Engagement, Vendor
 
 
 def _require_teleradiology(vendor: Vendor) -> None:
-    if vendor.category != VendorCategory.TELERADIOLOGY:
+    # Items 2 and 3 of the teleradiology checklist are computed from the readers: the vendors whose
+    # engagements have that checklist (settings.CHECKLIST_VENDOR_CATEGORIES) are the ones with readers.
+    if not checklist_applies(vendor.category):
         raise ValidationError(
             f"{vendor.legal_name} is not a teleradiology vendor: only teleradiology groups have reading radiologists."
         )

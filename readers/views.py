@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alerts.services import vendor_contact_preference_for, vendor_contact_reminders_set
 from baatracker.forms import render_form, save_with_service
+from checklists.models import checklist_applies
 from compliance.rules import on_roster
 from facilities.models import Facility
 from organizations.mixins import action_required, can, get_restricted_object_or_404
@@ -46,12 +47,12 @@ from readers.services import (
     reading_assignment_save,
     state_license_save,
 )
-from vendors.models import Vendor, VendorCategory
+from vendors.models import Vendor
 
 
 def _teleradiology_vendor(request, pk: int, action: str = Action.VIEW) -> Vendor:
     vendor = get_restricted_object_or_404(Vendor, request, pk=pk, action=action)
-    if vendor.category != VendorCategory.TELERADIOLOGY:
+    if not checklist_applies(vendor.category):  # the vendors with readers (readers.services)
         raise Http404("Only teleradiology vendors have reading radiologists.")
     return vendor
 

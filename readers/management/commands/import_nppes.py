@@ -4,11 +4,12 @@ filtered by the roster's NPIs; all rows or none, as the import page."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from readers.importing import ImportKind, readers_import
-from vendors.models import Vendor, VendorCategory
+from vendors.models import Vendor
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Username recorded in the change history (default: none).")
 
     def handle(self, *args, file, vendor, user, **options):
-        target = Vendor.objects.filter(pk=vendor, category=VendorCategory.TELERADIOLOGY).first()
+        target = Vendor.objects.filter(pk=vendor, category__in=settings.CHECKLIST_VENDOR_CATEGORIES).first()
         if target is None:
             raise CommandError(f"No teleradiology vendor with id {vendor}.")
         account = None
