@@ -11,6 +11,7 @@ from django.urls import reverse
 from agreements.models import AgreementDocument, BreachWindowUnit
 from agreements.services import document_store
 from compliance.models import Finding, FindingKind
+from compliance.scheduling import _ComplianceRun
 from compliance.services import run_compliance
 from documents import corpus
 from documents.models import KeyTermSuggestion, ProvisionReview, ReadingState, Safety
@@ -49,7 +50,9 @@ def test_an_upload_is_quarantined_and_its_reading_enqueued_on_commit(officer, dj
     with django_capture_on_commit_callbacks() as callbacks:
         document = _stored(agreement, b"%PDF-1.7\n<html>not a pdf</html>")
     assert document.reading.safety == Safety.QUARANTINED and document.reading.state == ReadingState.QUEUED
-    assert len(callbacks) == 1
+    # The reading, and the compliance run that every write service schedules (compliance/scheduling.py).
+    runs = [callback for callback in callbacks if isinstance(callback, _ComplianceRun)]
+    assert len(callbacks) == 2 and len(runs) == 1
 
 
 def test_html_with_the_pdf_prefix_is_refused_and_not_kept(officer):
