@@ -1,7 +1,8 @@
 # ruff: noqa: E501 - agreement text, kept one clause per line
 """The corpus the tests and `manage.py bench` generate: BAAs rendered to PDF by WeasyPrint, and scans made from them.
 
-- ``hhs_clauses()``: the HHS sample provisions (../shared/domain/hhs_sample_baa_provisions.txt),
+- ``hhs_clauses()``: the HHS sample provisions (documents/hhs_sample_baa_provisions.txt, a public-domain
+  U.S. government work kept in the repository so a clean clone generates the corpus on its own),
   with the drafting guidance in brackets resolved as a covered entity would, one clause per block,
   each block tagged with the provision(s) P1-P12 it carries, so a variant can drop one provision.
 - ``commercial_clauses()``: the same agreement written in another drafting style (a vendor's
@@ -18,10 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from PIL import Image
 
-HHS_TEXT = Path(settings.BASE_DIR).parent / "shared" / "domain" / "hhs_sample_baa_provisions.txt"  # ../shared, as in CI
+HHS_TEXT = Path(__file__).with_name("hhs_sample_baa_provisions.txt")
 
 
 @dataclass(frozen=True)
