@@ -176,10 +176,11 @@ def test_it_follows_weasyprints_page_events_up_to_the_page_count(world):
         report = audit_report_generate(report_id=report.pk)
     laid_out = [pages for _, pages in seen]
     assert laid_out == sorted(laid_out)  # never back, even when WeasyPrint repaginates
-    assert laid_out[0] == 0 and laid_out[1 : report.page_count + 1] == list(range(1, report.page_count + 1))
+    assert laid_out[0] == 0 and laid_out[-1] == report.page_count and len(laid_out) > 2
     assert seen[-1] == (85, report.page_count)  # the layout's end: page M of M
     percents = [percent for percent, _ in seen]
-    assert percents == sorted(percents) and max(percents[:-1]) < 85
+    # One write per percent: strictly rising, so a long packet writes no more often than a short one.
+    assert percents == sorted(set(percents)) and max(percents[:-1]) < 85
 
 
 def test_it_passes_qpdf_check(world, tmp_path):
