@@ -58,6 +58,9 @@ NOT_CRAWLED = {
     "password_reset_complete",
     "healthz",
     "alerts:unsubscribe",
+    # The vendor contact's unsubscribe link (signed token, no sign-in) and the roster's POST-only switch.
+    "alerts:vendor_unsubscribe",
+    "readers:contact_reminders",
     # The JSON API (crawled below by its own links, ``crawl_api``), its schema, and POST-only actions.
     "api:schema",
     "api:token_revoke",
