@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from django.contrib.staticfiles import finders
 
 
+@pytest.mark.django_db  # the sign-in page lists the organizations' single sign-on buttons
 def test_it_links_an_icon_that_the_app_serves(client):
     html = client.get("/accounts/login/").content.decode()
     match = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', html)
