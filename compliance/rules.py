@@ -863,8 +863,13 @@ def with_reader_standing(assignments: QuerySet[ReadingAssignment], as_of: dateti
     )
 
 
+#: "First Last" of the radiologist a reader row is about, for the explanations.
+RADIOLOGIST_NAME = Concat("radiologist__first_name", Value(" "), "radiologist__last_name")
+
+#: The values each reader rule reads about a row, by the model the rule scans: who, for which vendor,
+#: where and in which organization (the names for the explanations).
 _ASSIGNMENT_FIELDS = {
-    "radiologist_name": Concat("radiologist__first_name", Value(" "), "radiologist__last_name"),
+    "radiologist_name": RADIOLOGIST_NAME,
     "vendor_id": F("engagement__vendor_id"),
     "vendor_name": F("engagement__vendor__legal_name"),
     "facility_id": F("engagement__facility_id"),
@@ -878,23 +883,17 @@ def _state_name(code: str) -> str:
     return USState(code).label if code in USState.values else code
 
 
-#: "First Last" of the radiologist a reader row is about, for the explanations.
-RADIOLOGIST_NAME = Concat("radiologist__first_name", Value(" "), "radiologist__last_name")
-
-
-def _privilege_rows(privileges: QuerySet, ctx: RuleContext, *fields: str, **expressions):
-    """The privileges of the run's scope as values: who holds them, where, and for which vendor."""
-    return _scoped(privileges, ctx, "facility__organization").values(
-        "pk",
-        "radiologist_id",
-        "facility_id",
-        *fields,
-        facility_name=F("facility__name"),
-        radiologist_name=RADIOLOGIST_NAME,
-        vendor_id=F("radiologist__vendor_id"),
-        organization_id=F("facility__organization_id"),
-        **expressions,
-    )
+_LICENSE_FIELDS = {
+    "radiologist_name": RADIOLOGIST_NAME,
+    "vendor_id": F("radiologist__vendor_id"),
+    "organization_id": F("radiologist__vendor__organization_id"),
+}
+_PRIVILEGE_FIELDS = {
+    "radiologist_name": RADIOLOGIST_NAME,
+    "vendor_id": F("radiologist__vendor_id"),
+    "facility_name": F("facility__name"),
+    "organization_id": F("facility__organization_id"),
+}
 
 
 def reader_unlicensed(ctx: RuleContext) -> Iterable[Detection]:
@@ -939,14 +938,7 @@ def reader_license_expiring(ctx: RuleContext) -> Iterable[Detection]:
         .filter(~license_renewed())
     )
     license_rows = _scoped(licenses, ctx, "radiologist__vendor__organization").values(
-        "pk",
-        "radiologist_id",
-        "state",
-        "number",
-        "expires_on",
-        radiologist_name=RADIOLOGIST_NAME,
-        vendor_id=F("radiologist__vendor_id"),
-        organization_id=F("radiologist__vendor__organization_id"),
+        "pk", "radiologist_id", "state", "number", "expires_on", **_LICENSE_FIELDS
     )
     for row in license_rows:
         days_left = (row["expires_on"] - ctx.as_of).days
@@ -1011,7 +1003,9 @@ def reader_privilege_expiring(ctx: RuleContext) -> Iterable[Detection]:
         .filter(on_roster_q(ctx.as_of, "radiologist__"))
         .filter(~privilege_reappointed())
     )
-    privilege_rows = _privilege_rows(privileges, ctx, "expires_on")
+    privilege_rows = _scoped(privileges, ctx, "facility__organization").values(
+        "pk", "radiologist_id", "facility_id", "expires_on", **_PRIVILEGE_FIELDS
+    )
     for row in privilege_rows:
         yield Detection(
             kind=FindingKind.READER_PRIVILEGE_EXPIRING,
@@ -1084,7 +1078,9 @@ def reader_proxy_without_agreement(ctx: RuleContext) -> Iterable[Detection]:
         .filter(on_roster_q(ctx.as_of, "radiologist__"))
         .filter(~Exists(agreement))
     )
-    rows = _privilege_rows(queryset, ctx, vendor_name=F("radiologist__vendor__legal_name"))
+    rows = _scoped(queryset, ctx, "facility__organization").values(
+        "pk", "radiologist_id", "facility_id", vendor_name=F("radiologist__vendor__legal_name"), **_PRIVILEGE_FIELDS
+    )
     for row in rows:
         yield Detection(
             kind=FindingKind.READER_PROXY_WITHOUT_AGREEMENT,
@@ -1115,14 +1111,7 @@ def reader_license_not_reverified(ctx: RuleContext) -> Iterable[Detection]:
         .filter(Q(verified_on__isnull=True) | Q(verified_on__lt=cutoff))
     )
     rows = _scoped(queryset, ctx, "radiologist__vendor__organization").values(
-        "pk",
-        "radiologist_id",
-        "state",
-        "number",
-        "verified_on",
-        radiologist_name=RADIOLOGIST_NAME,
-        vendor_id=F("radiologist__vendor_id"),
-        organization_id=F("radiologist__vendor__organization_id"),
+        "pk", "radiologist_id", "state", "number", "verified_on", **_LICENSE_FIELDS
     )
     for row in rows:
         when = f"last verified on {row['verified_on']:%Y-%m-%d}" if row["verified_on"] else "never verified"
