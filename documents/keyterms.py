@@ -1,4 +1,4 @@
-"""Key terms of a BAA, read from its text as suggestions with their quote and page. Pure Python.
+"""Key terms of a BAA, read from its text as suggestions with their quote and page.
 
 Nothing here writes to an agreement: documents.services stores suggestions, and only the officer's
 acceptance or correction writes a term (documents.services.key_term_decide).
@@ -6,16 +6,18 @@ acceptance or correction writes a term (documents.services.key_term_decide).
 The breach-notification window keeps its unit. 45 CFR 164.410(b) allows at most 60 *calendar* days
 after discovery, so a window is also converted to the most calendar days it can span:
 hours -> whole days rounded up; business days -> the calendar days from a discovery on a Friday
-evening (weekends counted; public holidays are not, which the page says).
+evening (weekends counted; public holidays are not, which the page says). The unit and the conversion
+are the agreement's own (agreements.models.BreachWindowUnit, breach_window_max_days).
 """
 
 from __future__ import annotations
 
 import datetime
-import math
 import re
 from dataclasses import dataclass
 
+from agreements.models import BreachWindowUnit as Unit
+from agreements.models import breach_window_max_days as max_calendar_days
 from documents.provisions import Sentence
 
 WORD_NUMBERS = {
@@ -50,25 +52,6 @@ MONTHS = "january|february|march|april|may|june|july|august|september|october|no
 DATE = re.compile(
     rf"\b(?:(?P<month>{MONTHS})\s+(?P<day>\d{{1,2}}),?\s+(?P<year>\d{{4}})|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}}))", re.I
 )
-
-
-class Unit:
-    HOURS = "hours"
-    CALENDAR_DAYS = "calendar_days"
-    BUSINESS_DAYS = "business_days"
-    NOT_STATED = "not_stated"
-
-
-def max_calendar_days(value: int, unit: str) -> int | None:
-    """The most calendar days a window can span (see the module docstring)."""
-    if unit == Unit.HOURS:
-        return math.ceil(value / 24)
-    if unit == Unit.CALENDAR_DAYS:
-        return value
-    if unit == Unit.BUSINESS_DAYS:
-        # From a Friday evening: n business days end ((n-1) // 5) weeks and ((n-1) % 5) days after Monday.
-        return ((value - 1) // 5) * 7 + ((value - 1) % 5) + 3 if value > 0 else 0
-    return None
 
 
 @dataclass(frozen=True)
@@ -196,9 +179,7 @@ def _parties(items: list[Sentence]) -> Suggestion:
     """'between X ("Covered Entity") and Y ("Business Associate")': the names by their defined terms.
     Searched over the first page's text as one string (names like "Inc." end sentences)."""
     for page in sorted({s.page for s in items})[:2]:
-        text = " ".join(s.text for s in items if s.page == page).translate(
-            str.maketrans({"\u201c": '"', "\u201d": '"'})
-        )
+        text = " ".join(s.text for s in items if s.page == page)  # quotes already straight (provisions.clean)
         match = _PARTIES.search(text)
         if match:
             names = {match.group("ta"): match.group("a").strip(" ,"), match.group("tb"): match.group("b").strip(" ,")}

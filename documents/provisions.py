@@ -196,11 +196,11 @@ class ProvisionVerdict:
 
 def sentences(pages: list[tuple[str, bool]]) -> list[Sentence]:
     """``pages``: (text, read by OCR) per page, in order."""
-    joined = " ".join(clean(text) for text, _ in pages)
-    roles = defined_roles(joined)
+    cleaned = [clean(text) for text, _ in pages]
+    roles = defined_roles(" ".join(cleaned))
     out = []
-    for number, (text, ocr) in enumerate(pages, start=1):
-        for part in _SENTENCE_END.split(clean(text)):
+    for number, (text, (_, ocr)) in enumerate(zip(cleaned, pages, strict=True), start=1):
+        for part in _SENTENCE_END.split(text):
             if len(part) > 3:
                 out.append(Sentence(number, part, normalise(part, roles), ocr))
     return out

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import AgreementDocument, BreachWindowUnit, BusinessAssociateAgreement, DocumentKind
+from compliance.scheduling import schedule_compliance_run
 from documents import keyterms, provisions
 from documents.models import (
     DocumentPage,
@@ -100,8 +101,6 @@ def document_read(*, document_id: int) -> DocumentReading:
             document_review_store(document=document)
         reading.state, reading.finished_at = ReadingState.DONE, timezone.now()
         reading.save()
-        from compliance.services import schedule_compliance_run
-
         schedule_compliance_run(organization_id=document.agreement.organization_id)
     return reading
 
@@ -213,8 +212,6 @@ def provision_decide(*, review: ProvisionReview, verdict: str, note: str, user) 
     review._history_user = user
     review.full_clean()
     review.save()
-    from compliance.services import schedule_compliance_run
-
     schedule_compliance_run(organization_id=review.agreement.organization_id)
     return review
 
@@ -247,7 +244,6 @@ def key_term_decide(
     """Accept, correct (with ``value``) or dismiss a suggestion; only accept and correct write to the
     agreement, through agreements.services.agreement_save (its checks and history)."""
     from agreements.services import agreement_save
-    from compliance.services import schedule_compliance_run
 
     states = {
         "accept": SuggestionState.ACCEPTED,
@@ -264,8 +260,7 @@ def key_term_decide(
         agreement = BusinessAssociateAgreement.objects.select_for_update().get(pk=suggestion.agreement_id)
         _apply(agreement, suggestion.term, suggestion.value)
         agreement._history_user = user
-        agreement_save(agreement=agreement)
-        schedule_compliance_run(organization_id=agreement.organization_id)
+        agreement_save(agreement=agreement)  # schedules the compliance run
     suggestion.state = states[action]
     suggestion.decided_by, suggestion.decided_at = user, timezone.now()
     suggestion._history_user = user

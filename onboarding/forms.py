@@ -70,9 +70,14 @@ class ConfirmForm(CoverageFields):
                 label=f"{pid} note",
                 widget=forms.TextInput(attrs={"class": "form-control form-control-sm mt-1", "placeholder": "Note"}),
             )
-        for name in ("vendor", "new_vendor_name", "title", "executed_on", "effective_on", "expires_on"):
-            self.fields[name].widget.attrs.setdefault("class", "form-control")
-        for name in ("breach_notification_window",):
+        for name in (
+            "new_vendor_name",
+            "title",
+            "executed_on",
+            "effective_on",
+            "expires_on",
+            "breach_notification_window",
+        ):
             self.fields[name].widget.attrs.setdefault("class", "form-control")
         for name in ("vendor", "new_vendor_category", "breach_notification_unit"):
             self.fields[name].widget.attrs["class"] = "form-select"

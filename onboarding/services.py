@@ -295,10 +295,8 @@ def draft_confirm(*, draft: OnboardingDraft, confirmation: Confirmation, user) -
     history): agreement_save, agreement_execute (an agreement signed before it was recorded here,
     45 CFR 164.504(e)), document_store with the draft's reading (the same bytes, SHA-256 kept for
     164.312(c)(1)); then the officer's provision decisions (provision_decide, each with its note) and
-    a compliance run, on commit.
+    a compliance run, on commit (scheduled by those services, once for the transaction).
     """
-    from compliance.services import schedule_compliance_run
-
     draft = OnboardingDraft.objects.select_for_update().get(pk=draft.pk)
     if draft.state != DraftState.READY:
         raise ValidationError(f"This draft is {draft.get_state_display().lower()}; only a read draft can be confirmed.")
@@ -339,9 +337,8 @@ def draft_confirm(*, draft: OnboardingDraft, confirmation: Confirmation, user) -
             already_read=(draft.pages, draft.safety_message),
         )
     for review in ProvisionReview.objects.filter(agreement=agreement, provision__in=confirmation.verdicts):
-        verdict, note = confirmation.verdicts[review.provision]
-        if verdict:
-            provision_decide(review=review, verdict=OfficerVerdict(verdict), note=note, user=user)
+        verdict, note = confirmation.verdicts[review.provision]  # decided ones only (ConfirmForm.verdicts)
+        provision_decide(review=review, verdict=OfficerVerdict(verdict), note=note, user=user)
     _key_terms_decided(agreement, user)
     draft.state, draft.agreement, draft.decided_by, draft.decided_at = (
         DraftState.CONFIRMED,
@@ -351,7 +348,6 @@ def draft_confirm(*, draft: OnboardingDraft, confirmation: Confirmation, user) -
     )
     draft.full_clean()
     draft.save()
-    schedule_compliance_run(organization_id=agreement.organization_id)
     return agreement
 
 

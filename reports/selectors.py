@@ -10,6 +10,7 @@ its organization explicitly.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -245,7 +246,7 @@ class ReportData:
     def is_organization_wide(self) -> bool:
         return self.facility is None
 
-    @property
+    @functools.cached_property
     def provision_reviews(self) -> list[tuple[str, BusinessAssociateAgreement]]:
         """The BAAs shown, once each, with their provision review (P1-P12, pages): what an auditor
         samples. Read from the prefetched ProvisionReview rows (documents app); no rule here."""
@@ -328,11 +329,11 @@ def _timeline(scope: Scope, as_of: datetime.date, engagement_ids: set[int]) -> t
     without a BAA, and those periods as rows (the chart's text equivalent)."""
     from compliance.charts import TimelineRow, coverage_timeline_chart
 
-    timeline = build_timelines(as_of, organization_id=scope.organization_id)
+    timeline = build_timelines(as_of, organization_id=scope.organization_id, engagement_ids=list(engagement_ids))
     with_gaps = [
         t
         for t in sorted(timeline.engagements.values(), key=lambda t: (t.facility_name, t.vendor_name, t.engagement_id))
-        if t.engagement_id in engagement_ids and any(not p.covered for p in t.periods)
+        if any(not p.covered for p in t.periods)
     ]
     shown = with_gaps[:REPORT_TIMELINE_ROWS]
     rows = [TimelineRow(f"{t.vendor_name} at {t.facility_name}", t.phi_periods, t.periods) for t in shown]
