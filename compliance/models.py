@@ -206,9 +206,6 @@ class BreachRiskAssessment(models.Model):
     def __str__(self) -> str:
         return f"Risk assessment of {self.period_starts_on:%Y-%m-%d} to {self.period_ends_on:%Y-%m-%d}"
 
-    def covers(self, starts_on, ends_on) -> bool:
-        return self.period_starts_on <= starts_on and self.period_ends_on >= ends_on
-
 
 class ComplianceRunStateQuerySet(RestrictedQuerySet):
     def facility_scope(self, facility_ids: list[int]) -> Q:

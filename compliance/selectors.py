@@ -632,7 +632,10 @@ def finding_period(finding: Finding) -> tuple[datetime.date, datetime.date]:
     """The uncovered period a PHI-without-BAA (or PHI-before-BAA) finding is about, from the timeline
     of today: the period its subject names (or the engagement's first period)."""
     timeline = build_timelines(
-        timezone.localdate(), organization_id=finding.organization_id, engagement_ids=[finding.engagement_id]
+        timezone.localdate(),
+        organization_id=finding.organization_id,
+        vendor_ids=[finding.vendor_id],
+        engagement_ids=[finding.engagement_id],
     ).engagements[finding.engagement_id]
     uncovered = [p for p in timeline.periods if not p.covered and p.ends_on is not None]
     if finding.kind == FindingKind.PHI_BEFORE_BAA:

@@ -36,6 +36,16 @@ class RunSummary:
         }
 
 
+def rule_context(*, as_of: datetime.date, organization_id: int | None, horizon_days: int | None) -> RuleContext:
+    """The rules' settings for a run, the same for today's stored run and any other day's question."""
+    return RuleContext(
+        as_of=as_of,
+        horizon_days=horizon_days if horizon_days is not None else settings.EXPIRY_HORIZON_DAYS,
+        organization_id=organization_id,
+        license_reverify_days=settings.READER_LICENSE_REVERIFY_DAYS,
+    )
+
+
 def run_compliance(
     *, organization_id: int | None = None, as_of: datetime.date | None = None, horizon_days: int | None = None
 ) -> RunSummary:
@@ -52,12 +62,7 @@ def run_compliance(
     The number of queries does not depend on the amount of data (apart from chunked writes).
     """
     as_of = as_of or timezone.localdate()
-    ctx = RuleContext(
-        as_of=as_of,
-        horizon_days=horizon_days if horizon_days is not None else settings.EXPIRY_HORIZON_DAYS,
-        organization_id=organization_id,
-        license_reverify_days=settings.READER_LICENSE_REVERIFY_DAYS,
-    )
+    ctx = rule_context(as_of=as_of, organization_id=organization_id, horizon_days=horizon_days)
     now = timezone.now()
     with transaction.atomic():
         organizations = Organization.objects.select_for_update()
@@ -144,11 +149,7 @@ def evaluate_compliance(
     facts on record by that day. Stored findings, acknowledgements and history stay untouched; only
     ``run_compliance`` for today writes.
     """
-    ctx = RuleContext(
-        as_of=as_of,
-        horizon_days=horizon_days if horizon_days is not None else settings.EXPIRY_HORIZON_DAYS,
-        organization_id=organization_id,
-    )
+    ctx = rule_context(as_of=as_of, organization_id=organization_id, horizon_days=horizon_days)
     with read_only():
         return detect_all(ctx)
 

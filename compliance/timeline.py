@@ -172,9 +172,6 @@ class Timeline:
     spans: dict[int, AgreementSpan]
     engagements: dict[int, EngagementTimeline]
 
-    def for_vendor(self, vendor_id: int) -> list[EngagementTimeline]:
-        return [t for t in self.engagements.values() if t.vendor_id == vendor_id]
-
 
 def _min_end(a: datetime.date | None, b: datetime.date | None) -> datetime.date | None:
     if a is None:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from baatracker.forms import add_service_errors
+from baatracker.forms import render_form, save_with_service
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance import charts, selectors
 from compliance.forms import FindingAcknowledgeForm, FindingFilterForm
@@ -242,24 +240,19 @@ def finding_assessment(request, pk: int):
     if ends_on is None or ends_on >= timezone.localdate():
         raise Http404("The period has not ended yet: get a BAA in force first.")
     form = BreachRiskAssessmentForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                breach_risk_assessment_record(
-                    engagement=finding.engagement,
-                    period_starts_on=starts_on,
-                    period_ends_on=ends_on,
-                    assessed_by=request.user,
-                    **form.cleaned_data,
-                )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, "Risk assessment recorded: the finding closes at the next compliance run.")
-            return redirect("compliance:finding_detail", pk=finding.pk)
-    return render(
+    recorded = save_with_service(
         request,
-        "compliance/finding_assessment.html",
-        {"finding": finding, "form": form, "period": (starts_on, ends_on)},
-        status=400 if form.errors else 200,
+        form,
+        lambda: breach_risk_assessment_record(
+            engagement=finding.engagement,
+            period_starts_on=starts_on,
+            period_ends_on=ends_on,
+            assessed_by=request.user,
+            **form.cleaned_data,
+        ),
+        message=lambda _: "Risk assessment recorded: the finding closes at the next compliance run.",
     )
+    if recorded is not None:
+        return redirect("compliance:finding_detail", pk=finding.pk)
+    context = {"finding": finding, "form": form, "period": (starts_on, ends_on)}
+    return render_form(request, "compliance/finding_assessment.html", context)

@@ -13,7 +13,14 @@ from compliance.models import Finding, FindingKind
 from compliance.rules import assignments_active_on, licenses_practising_on, on_roster_q
 from facilities.models import Facility, USState
 from organizations.querysets import Action
-from readers.models import Privilege, ProxyCredentialingAgreement, Radiologist, ReadingAssignment, StateLicense
+from readers.models import (
+    ImlcLetter,
+    Privilege,
+    ProxyCredentialingAgreement,
+    Radiologist,
+    ReadingAssignment,
+    StateLicense,
+)
 from vendors.models import Vendor
 
 
@@ -40,7 +47,7 @@ def radiologist_page(user, radiologist: Radiologist) -> dict:
     )
     return {
         "licenses": list(licenses),
-        "imlc_letters": list(radiologist.imlc_letters.all()),
+        "imlc_letters": list(ImlcLetter.objects.restrict(user).filter(radiologist=radiologist)),
         "assignments": list(assignments),
         "privileges": list(privileges),
         "findings": list(findings),
@@ -82,7 +89,7 @@ def licensure_matrix(
     """Radiologists x states: each cell the practising license of that state, if any; marked missing
     or expiring as the open findings say. Per vendor: its roster. Per facility: who reads there."""
     radiologists = Radiologist.objects.restrict(user).filter(on_roster_q(as_of))
-    active = assignments_active_on(as_of)
+    active = assignments_active_on(as_of).restrict(user, Action.VIEW)
     if vendor is not None:
         radiologists = radiologists.filter(vendor=vendor)
     if facility is not None:
