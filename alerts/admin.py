@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from alerts.models import Alert, AlertPreference, Digest, DispatchRun
+from alerts.models import PREFERENCE_FIELD, Alert, AlertPreference, Digest, DispatchRun
 from organizations.admin import ReadOnlyAdminMixin
 
 
@@ -59,16 +59,7 @@ class DispatchRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(AlertPreference)
 class AlertPreferenceAdmin(admin.ModelAdmin):
-    list_display = [
-        "user",
-        "delivery",
-        "expiry_reminders",
-        "missing_baa",
-        "checklist_reviews",
-        "subcontractor_gaps",
-        "reader_credentials",
-        "provision_gaps",
-    ]
+    list_display = ["user", "delivery", *PREFERENCE_FIELD.values()]
     list_filter = ["delivery"]
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]

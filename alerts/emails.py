@@ -169,10 +169,8 @@ def missing_provisions(agreement) -> tuple[str, ...]:
     """The provisions of the agreement's review that are not present (ProvisionReview.present: the
     officer's verdict, else the reader's detection; the same test as rule 10), each with its
     paragraph of 45 CFR 164.504(e)(2) and the officer's note when they confirmed it missing."""
-    from documents.models import ProvisionReview
-
     lines = []
-    reviews = sorted(ProvisionReview.objects.filter(agreement=agreement), key=lambda r: int(r.provision[1:]))
+    reviews = sorted(agreement.provision_reviews.all(), key=lambda r: int(r.provision[1:]))
     for review in reviews:
         if review.present:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from alerts.models import AlertKind, AlertPreference, SendStatus
+from alerts.models import PREFERENCE_FIELD, AlertKind, AlertPreference, SendStatus
 
 STATUS_FILTER_CHOICES = [
     ("", "Any status"),
@@ -50,15 +50,7 @@ class AlertFilterForm(forms.Form):
 class AlertPreferenceForm(forms.ModelForm):
     class Meta:
         model = AlertPreference
-        fields = [
-            "delivery",
-            "expiry_reminders",
-            "missing_baa",
-            "checklist_reviews",
-            "subcontractor_gaps",
-            "reader_credentials",
-            "provision_gaps",
-        ]
+        fields = ["delivery", *PREFERENCE_FIELD.values()]  # a switch per alert kind
         widgets = {"delivery": forms.RadioSelect}
         labels = {"delivery": "How to send them"}
 

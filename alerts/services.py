@@ -812,15 +812,27 @@ def _recipients_info(user_ids: set[int]) -> dict[int, emails.Recipient]:
     return info
 
 
-def _vendor_reply_to(alert: Alert) -> list[str]:
-    """Where the vendor's contact replies: the members told about the same finding at the same
-    threshold (they see it through the gate). One query."""
-    addresses = (
-        Alert.objects.filter(finding_id=alert.finding_id, threshold=alert.threshold, recipient__isnull=False)
+def _vendor_reply_to(batch: list[Alert]) -> dict[tuple[int, int], list[str]]:
+    """Where each vendor contact of the batch replies, by (finding, threshold): the members told about
+    the same finding at the same threshold (they see it through the gate). One query per batch, none
+    when the batch has no vendor contact, so sending stays two statements per email."""
+    keys = {(a.finding_id, a.threshold) for a in batch if a.vendor_contact_id is not None}
+    if not keys:
+        return {}
+    found: dict[tuple[int, int], set[str]] = defaultdict(set)
+    rows = (
+        Alert.objects.filter(
+            finding_id__in={finding for finding, _ in keys},
+            threshold__in={threshold for _, threshold in keys},
+            recipient__isnull=False,
+        )
         .exclude(email="")
-        .values_list("email", flat=True)
+        .values_list("finding_id", "threshold", "email")
     )
-    return sorted(set(addresses))
+    for finding_id, threshold, address in rows:
+        if (finding_id, threshold) in keys:
+            found[(finding_id, threshold)].add(address)
+    return {key: sorted(addresses) for key, addresses in found.items()}
 
 
 def _alerts_with_content(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
@@ -836,7 +848,10 @@ def _alerts_with_content(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
         "finding__facility",
         "finding__agreement",
         "finding__subcontractor_link__subcontractor",
-    ).prefetch_related(Prefetch("finding__agreement__covered_facilities", queryset=Facility.objects.order_by("name")))
+    ).prefetch_related(
+        Prefetch("finding__agreement__covered_facilities", queryset=Facility.objects.order_by("name")),
+        "finding__agreement__provision_reviews",  # the provision gaps' wording (alerts.emails)
+    )
 
 
 def _scoped(queryset: QuerySet, organization_id: int | None) -> QuerySet:
@@ -865,6 +880,7 @@ def _send_immediate_alerts(
             return None
         seen.update(alert.pk for alert in batch)
         info = _recipients_info({alert.recipient_id for alert in batch if alert.recipient_id is not None})
+        reply_to = _vendor_reply_to(batch)
         for alert in batch:
             token = _claim(Alert, alert.pk, clock())
             if token is None:
@@ -883,14 +899,14 @@ def _send_immediate_alerts(
                 summary.skipped += 1
                 continue
 
-            def build(alert=alert, to=to, recipient=recipient):
+            def build(alert=alert, to=to, recipient=recipient, reply_to=reply_to):
                 if recipient is None:
                     return emails.vendor_contact_message(
                         alert,
                         to=to,
                         organization_name=alert.organization.name,
                         as_of=as_of,
-                        reply_to=_vendor_reply_to(alert),
+                        reply_to=reply_to.get((alert.finding_id, alert.threshold), []),
                     )
                 return emails.alert_message(
                     alert, to=to, recipient=recipient, organization_name=alert.organization.name, as_of=as_of
@@ -1141,25 +1157,15 @@ def alert_preference_for(user) -> AlertPreference:
         return AlertPreference(user=user)
 
 
-def alert_preference_update(
-    *,
-    user,
-    delivery: str,
-    expiry_reminders: bool,
-    missing_baa: bool,
-    checklist_reviews: bool,
-    subcontractor_gaps: bool,
-    reader_credentials: bool = True,
-    provision_gaps: bool,
-) -> AlertPreference:
+def alert_preference_update(*, user, delivery: str, **switches: bool) -> AlertPreference:
+    """``switches``: one on/off per alert kind, by its preference field (alerts.models.PREFERENCE_FIELD)."""
+    unknown = set(switches) - set(PREFERENCE_FIELD.values())
+    if unknown:
+        raise TypeError(f"unknown alert preferences: {sorted(unknown)}")
     preference = alert_preference_for(user)
     preference.delivery = delivery
-    preference.expiry_reminders = expiry_reminders
-    preference.missing_baa = missing_baa
-    preference.checklist_reviews = checklist_reviews
-    preference.subcontractor_gaps = subcontractor_gaps
-    preference.reader_credentials = reader_credentials
-    preference.provision_gaps = provision_gaps
+    for name, on in switches.items():
+        setattr(preference, name, on)
     preference.full_clean()
     preference.save()
     return preference
@@ -1174,14 +1180,7 @@ def alert_preference_unsubscribe(*, user_id: int) -> AlertPreference | None:
         return None
     preference = alert_preference_for(user)
     return alert_preference_update(
-        user=user,
-        delivery=preference.delivery,
-        expiry_reminders=False,
-        missing_baa=False,
-        checklist_reviews=False,
-        subcontractor_gaps=False,
-        reader_credentials=False,
-        provision_gaps=False,
+        user=user, delivery=preference.delivery, **dict.fromkeys(PREFERENCE_FIELD.values(), False)
     )
 
 

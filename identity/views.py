@@ -168,10 +168,6 @@ class OrganizationSsoCallbackView(OIDCAuthenticationCallbackView):
 # --- Two-factor step ---------------------------------------------------------------------------------
 
 
-def _next_after_sign_in(request) -> str:
-    return _safe_next(request)
-
-
 def _credentials(request) -> dict[str, str]:
     return {"username": request.user.get_username(), "identity_method": SignInMethod.TWO_FACTOR}
 
@@ -214,7 +210,7 @@ def two_factor_verify(request):
                 messages.warning(
                     request, "You used a recovery code; it works only once. Make new ones if few are left."
                 )
-            return redirect(_next_after_sign_in(request))
+            return redirect(_safe_next(request))
         user_login_failed.send(sender=__name__, credentials={**credentials, "password": "********"}, request=request)
         if getattr(request, "axes_locked_out", False):
             auth.logout(request)
@@ -250,9 +246,7 @@ def two_factor_enrol(request):
             django_otp.login(request, device)
             request.session.pop(twofactor.SESSION_PENDING_KEY, None)
             services.record_second_factor(request, method=SignInMethod.TWO_FACTOR, detail="Authenticator app set up")
-            return render(
-                request, "identity/recovery_codes.html", {"codes": codes, "next": _next_after_sign_in(request)}
-            )
+            return render(request, "identity/recovery_codes.html", {"codes": codes, "next": _safe_next(request)})
     context = {
         "form": form,
         "qr_svg": qr.svg_of(device.config_url),

@@ -51,10 +51,10 @@ ROLE_ACTIONS: dict[str, set[str]] = {
 }
 
 
-def access_in_force_q(day: datetime.date, prefix: str = "") -> Q:
-    """The membership (``prefix`` leads to it) grants access on ``day``: an auditor's access stops after
-    its end date, ``access_expires_on`` (the last day it is in force)."""
-    return Q(**{f"{prefix}access_expires_on__isnull": True}) | Q(**{f"{prefix}access_expires_on__gte": day})
+def access_in_force_q(day: datetime.date) -> Q:
+    """The membership grants access on ``day``: an auditor's access stops after its end date,
+    ``access_expires_on`` (the last day it is in force)."""
+    return Q(access_expires_on__isnull=True) | Q(access_expires_on__gte=day)
 
 
 class Membership(models.Model):

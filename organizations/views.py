@@ -167,7 +167,6 @@ def activity(request):
 
 
 AUDIT_EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
-AUDIT_EXPORT_CHUNK = 500
 
 
 @require_GET
