@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.db import connection, connections
 
-from tests.support.celery_worker import CeleryWorker, app_sending_to, start_worker, worker_database_url
+from tests.support.celery_worker import (
+    CeleryWorker,
+    app_sending_to,
+    drop_broker_connections,
+    start_worker,
+    worker_database_url,
+)
 from tests.support.services import database_server_ready, redis_ready, redis_url_from_environment
 
 
@@ -131,3 +137,16 @@ def idp():
     provider = OidcTestProvider().start()
     yield provider
     provider.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_broker_connections():
+    """Every test starts and ends with no broker connection or producer pool cached in the app. Closing
+    kombu's pools alone is not enough: the app's ``amqp`` keeps its producer pool, now closed, and the
+    next ``.delay()`` fails with "Acquire on closed pool" (every write service enqueues a compliance
+    run on commit, compliance/scheduling.py, the demo seed included)."""
+    from baatracker.celery import app
+
+    drop_broker_connections(app)
+    yield
+    drop_broker_connections(app)

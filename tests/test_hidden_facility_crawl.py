@@ -214,7 +214,7 @@ def _build() -> dict:
             uploaded_by=admin,
             original_name=f"signed-{facility.pk}.pdf",
             size_bytes=len(f.MINIMAL_PDF),
-            sha256=hashlib.sha256(f.MINIMAL_PDF + bytes([facility.pk])).hexdigest(),
+            sha256=hashlib.sha256(f.MINIMAL_PDF + str(facility.pk).encode()).hexdigest(),
             state=DraftState.READY,
             file=ContentFile(f.MINIMAL_PDF, name="signed.pdf"),
             vendor=vendor,

@@ -53,6 +53,49 @@
   }
 })();
 
+// A table wider than a phone's screen scrolls sideways inside its .table-responsive wrapper; a
+// keyboard user can scroll it only if the wrapper, or something in it, takes the focus (WCAG 2.1
+// 2.1.1). Wrappers that overflow and hold no link or control become focusable regions, named after
+// the table's caption or the heading of its section; checked again when the window is resized.
+(function () {
+  "use strict";
+
+  var FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+  function nameOf(wrapper) {
+    var caption = wrapper.querySelector("caption");
+    if (caption && caption.textContent.trim()) {
+      return caption.textContent.trim();
+    }
+    var section = wrapper.closest("section[aria-labelledby]");
+    var heading = section ? document.getElementById(section.getAttribute("aria-labelledby")) : null;
+    return (heading ? heading.textContent.trim() + ": " : "") + "table (scrolls sideways)";
+  }
+
+  function update() {
+    document.querySelectorAll(".table-responsive").forEach(function (wrapper) {
+      var made = wrapper.hasAttribute("data-scroll-focus");
+      if (wrapper.hasAttribute("tabindex") && !made) {
+        return; // the template made it focusable itself
+      }
+      var needs = wrapper.scrollWidth > wrapper.clientWidth && !wrapper.querySelector(FOCUSABLE);
+      if (needs && !made) {
+        wrapper.setAttribute("tabindex", "0");
+        wrapper.setAttribute("role", "region");
+        wrapper.setAttribute("aria-label", nameOf(wrapper));
+        wrapper.setAttribute("data-scroll-focus", "");
+      } else if (!needs && made) {
+        ["tabindex", "role", "aria-label", "data-scroll-focus"].forEach(function (name) {
+          wrapper.removeAttribute(name);
+        });
+      }
+    });
+  }
+
+  update();
+  window.addEventListener("resize", update);
+})();
+
 // Automatic logoff, 45 CFR 164.312(a)(2)(iii). The server ends the session IDLE_LOGOFF_MINUTES
 // after the last request (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST); this timer makes the
 // screen follow it, so that an unattended browser does not keep showing the organization's data.

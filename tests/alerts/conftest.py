@@ -33,19 +33,6 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_broker_pools():
-    """tests/support/celery_worker._drop_connections closes the app's connection pool but leaves it in
-    kombu's global registry, so the next test using a worker on the same Redis would get that closed pool
-    ("Acquire on closed pool"). Forget kombu's pools before each test, and after it (this fixture is torn
-    down after the worker fixture), so that the tests of other apps that follow get a fresh pool too."""
-    from kombu import pools
-
-    pools.reset()
-    yield
-    pools.reset()
-
-
 # --- A real SMTP server ------------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ def worker_database_url(settings_dict: dict) -> str:
     return f"postgres://{credentials}{host}{port}/{quote(name, safe='')}"
 
 
-def _drop_connections(app: Celery) -> None:
+def drop_broker_connections(app: Celery) -> None:
     """Forget the app's broker connections and everything cached from the old broker and queue settings."""
     # Closes every pooled connection and empties kombu's registry: a closed pool is never handed out again.
     pools.reset()
@@ -59,12 +59,12 @@ def app_sending_to(app: Celery, broker_url: str, queue: str) -> Iterator[Celery]
     }
     saved = {key: app.conf.get(key) for key in changes}
     app.conf.update(changes)
-    _drop_connections(app)
+    drop_broker_connections(app)
     try:
         yield app
     finally:
         app.conf.update(saved)
-        _drop_connections(app)
+        drop_broker_connections(app)
 
 
 @dataclass
