@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from baatracker.celery import app
 from compliance.models import Finding, FindingKind
@@ -24,7 +25,7 @@ def test_it_runs_the_compliance_checks_in_a_real_worker_on_redis(celery_worker):
     assert not settings.CELERY_TASK_ALWAYS_EAGER and not app.conf.task_always_eager
     assert app.conf.broker_url.startswith("redis://")
 
-    result = run_compliance_checks.delay(organization_id=org.pk, as_of=f.days(0).isoformat())
+    result = run_compliance_checks.delay(organization_id=org.pk, as_of=timezone.localdate().isoformat())
 
     finding = wait_until(
         lambda: Finding.objects.filter(organization=org, kind=FindingKind.MISSING_BAA).first(),
