@@ -60,7 +60,8 @@
 (function () {
   "use strict";
 
-  var FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+  // tabindex="-1" takes the focus from scripts only, not from the Tab key.
+  var FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])';
 
   function nameOf(wrapper) {
     var caption = wrapper.querySelector("caption");
