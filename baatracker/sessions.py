@@ -9,15 +9,20 @@ request, never later than the idle limit.
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.utils import timezone
 
 #: The most often a signed-in session is renewed, in seconds.
 RENEW_EVERY = 60
 #: Where the session keeps the time it was last renewed (seconds since the epoch).
 RENEWED_AT = "_renewed_at"
+
+
+def _now() -> int:
+    """Seconds since the epoch, by the clock that dates the session's expiry (Django's sessions
+    compute and check expire_date with timezone.now())."""
+    return int(timezone.now().timestamp())
 
 
 def renew_every() -> int:
@@ -29,7 +34,7 @@ def stamp_on_login(sender, request, user, **kwargs) -> None:
     """Signing in saves the session: it counts as its first renewal (connected in organizations.apps)."""
     session = getattr(request, "session", None)
     if session is not None:
-        session[RENEWED_AT] = int(time.time())
+        session[RENEWED_AT] = _now()
 
 
 class SessionRenewalMiddleware:
@@ -47,7 +52,7 @@ class SessionRenewalMiddleware:
         session = getattr(request, "session", None)
         if session is None or not session.get(SESSION_KEY):
             return response
-        now = int(time.time())
+        now = _now()
         if session.modified or now - session.get(RENEWED_AT, 0) >= renew_every():
             session[RENEWED_AT] = now  # marks the session modified: saved with a new expiry date
         return response

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import itertools
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from agreements.models import AgreementDocument, AgreementStatus, BusinessAssociateAgreement, DocumentKind
@@ -100,21 +102,37 @@ def subcontractor_link(vendor_obj: Vendor, **kwargs) -> SubcontractorLink:
     return SubcontractorLink.objects.create(vendor=vendor_obj, subcontractor=sub, **kwargs)
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed once per test session by the production hasher (settings.PASSWORD_HASHERS).
+
+    Hashing takes about half a second by design (PBKDF2's iterations); the suite creates thousands of
+    users, so each gets this same hash instead of a fresh one. Signing in still verifies it for real.
+    """
+    return make_password(PASSWORD)
+
+
+def account(username: str | None = None, **kwargs):
+    """A user account with no membership, whose password is PASSWORD."""
+    model = get_user_model()
+    username = username or f"user{next(_seq)}"
+    kwargs["email"] = model.objects.normalize_email(kwargs.get("email", f"{username}@example.org"))
+    return model.objects.create(username=username, password=password_hash(), **kwargs)
+
+
 def user(org: Organization | None = None, role: str = Role.COMPLIANCE_OFFICER, facilities=(), **kwargs):
-    """A user with a membership; ``facilities`` limits it to those facilities."""
-    username = kwargs.pop("username", f"user{next(_seq)}")
-    kwargs.setdefault("email", f"{username}@example.org")
-    account = get_user_model().objects.create_user(username=username, password=PASSWORD, **kwargs)
+    """A user with a membership; ``facilities`` limits it to those facilities. Its password is PASSWORD."""
+    account_ = account(kwargs.pop("username", None), **kwargs)
     if role == Role.AUDITOR:
         kwargs_membership = {"access_expires_on": days(30)}
     else:
         kwargs_membership = {}
     membership = Membership.objects.create(
-        user=account, organization=org or organization(), role=role, **kwargs_membership
+        user=account_, organization=org or organization(), role=role, **kwargs_membership
     )
     if facilities:
         membership.facilities.set(facilities)
-    return account
+    return account_
 
 
 # --- Teleradiology readers (readers app) ---------------------------------------------------------

@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from organizations.models import Membership, Role
@@ -120,7 +119,7 @@ def build_matrix_world() -> MatrixWorld:
         "viewer": f.user(org, role=Role.VIEWER, username="m_viewer"),
         "auditor": f.user(org, role=Role.AUDITOR, username="m_auditor"),
         "expired_auditor": f.user(org, role=Role.AUDITOR, username="m_expired"),
-        "no_membership": get_user_model().objects.create_user(username="m_nobody", password=f.PASSWORD),
+        "no_membership": f.account("m_nobody"),
         "anonymous": None,
     }
     today = timezone.localdate()

@@ -7,7 +7,6 @@ import itertools
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -56,7 +55,7 @@ def checklist() -> TeleradiologyChecklist:
 
 
 def auditor(**kwargs) -> Membership:
-    account = get_user_model().objects.create_user(username=f"auditor{next(_usernames)}", password=f.PASSWORD)
+    account = f.account(f"auditor{next(_usernames)}")
     return Membership.objects.create(user=account, organization=f.organization(), role=Role.AUDITOR, **kwargs)
 
 

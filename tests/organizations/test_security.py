@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
@@ -9,10 +10,29 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from baatracker.sessions import RENEW_EVERY, RENEWED_AT
 from organizations.models import Role
 from tests import factories as f
+
+
+class Clock:
+    """Django's clock (timezone.now(), which dates and checks session expiry, baatracker/sessions.py
+    included), moved forward by the test instead of waiting."""
+
+    def __init__(self, monkeypatch):
+        self.offset = datetime.timedelta(0)
+        real_now = timezone.now
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += datetime.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    return Clock(monkeypatch)
 
 
 @pytest.fixture
@@ -68,11 +88,11 @@ def test_it_changes_a_password_only_to_a_strong_one(client, officer):
     assert officer.check_password(strong)
 
 
-def test_it_ends_the_session_on_the_server_after_the_idle_time(client, officer, settings):
+def test_it_ends_the_session_on_the_server_after_the_idle_time(client, officer, settings, clock):
     settings.SESSION_COOKIE_AGE = 2
     client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get(reverse("compliance:dashboard")).status_code == 200
-    time.sleep(2.5)
+    clock.advance(2.5)
     response = client.get(reverse("compliance:dashboard"))
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
@@ -106,14 +126,14 @@ def test_it_renews_the_session_at_most_once_a_minute(client, officer):
     assert Session.objects.get(session_key=session.session_key).expire_date > before
 
 
-def test_it_still_logs_off_after_the_idle_time_when_renewals_are_skipped(client, officer, settings):
+def test_it_still_logs_off_after_the_idle_time_when_renewals_are_skipped(client, officer, settings, clock):
     settings.SESSION_COOKIE_AGE = 8  # renewed at most every 2 s (a quarter of it)
     client.force_login(officer, backend="django.contrib.auth.backends.ModelBackend")
     url = reverse("compliance:dashboard")
     for _ in range(3):  # active use renews the session: it outlives its first 8 seconds
-        time.sleep(3)
+        clock.advance(3)
         assert client.get(url).status_code == 200
-    time.sleep(8.5)  # then idle for longer than the limit
+    clock.advance(8.5)  # then idle for longer than the limit
     response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 

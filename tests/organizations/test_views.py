@@ -163,7 +163,7 @@ def test_it_refuses_to_deactivate_oneself(client, org, admin):
 
 
 def test_it_shows_a_clear_page_to_a_user_without_access(client, org):
-    nobody = get_user_model().objects.create_user(username="nobody", password=f.PASSWORD)
+    nobody = f.account("nobody")
     response = login(client, nobody).get(reverse("compliance:dashboard"))
     assert response.status_code == 403
     assert "You have no access to an organization" in response.content.decode()

@@ -225,8 +225,8 @@ def test_it_lets_an_auditor_generate_and_download(client, world):
     assert client.get(reverse("reports:download", args=[report.pk])).status_code == 200
 
 
-def test_it_refuses_a_signed_in_user_without_membership(client, world, django_user_model):
-    stranger = django_user_model.objects.create_user(username="stranger", password=f.PASSWORD)
+def test_it_refuses_a_signed_in_user_without_membership(client, world):
+    stranger = f.account("stranger")
     login(client, stranger)
     assert client.get(reverse("reports:list")).status_code == 403
     assert client.post(reverse("reports:create"), {"facility": world.facility.pk}).status_code == 403
