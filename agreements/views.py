@@ -43,7 +43,7 @@ from agreements.services import (
     agreement_transition,
     document_store,
 )
-from baatracker.forms import add_service_errors, render_form, save_with_service
+from baatracker.forms import render_form, save_with_service
 from baatracker.spreadsheets import SpreadsheetFormat, spreadsheet_response
 from compliance.models import Finding, FindingKind
 from compliance.timeline import agreement_spans, agreement_state
@@ -373,32 +373,29 @@ def agreement_terminate_view(request, pk: int):
     if request.method == "POST":
         if not form.is_valid():
             status = 400
+        elif request.POST.get("confirm") == "yes":
+            terminated = save_with_service(
+                request,
+                form,
+                lambda: agreement_terminate(
+                    agreement=agreement,
+                    terminated_on=form.cleaned_data["terminated_on"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                ),
+                message=lambda done: (
+                    f"Agreement terminated on {done.terminated_on:%Y-%m-%d}. If this was a mistake, correct it "
+                    "from this page: the correction is kept in the history."
+                ),
+                on_refusal=agreement.refresh_from_db,
+            )
+            if terminated is not None:
+                return redirect("agreements:detail", pk=agreement.pk)
+            status = 400
         else:
-            terminated_on = form.cleaned_data["terminated_on"]
-            if request.POST.get("confirm") == "yes":
-                try:
-                    with transaction.atomic():
-                        agreement_terminate(
-                            agreement=agreement,
-                            terminated_on=terminated_on,
-                            reason=form.cleaned_data["reason"],
-                            actor=request.user,
-                        )
-                except ValidationError as error:
-                    agreement.refresh_from_db()
-                    add_service_errors(form, error)
-                    status = 400
-                else:
-                    messages.success(
-                        request,
-                        f"Agreement terminated on {terminated_on:%Y-%m-%d}. If this was a mistake, correct it from "
-                        "this page: the correction is kept in the history.",
-                    )
-                    return redirect("agreements:detail", pk=agreement.pk)
-            else:
-                consequences = selectors.termination_consequences(
-                    request.user, agreement, terminated_on, timezone.localdate()
-                )
+            consequences = selectors.termination_consequences(
+                request.user, agreement, form.cleaned_data["terminated_on"], timezone.localdate()
+            )
     return render(
         request,
         "agreements/terminate.html",
@@ -413,31 +410,26 @@ def agreement_correct_termination_view(request, pk: int):
     """Correct a mistaken termination (reinstate, or fix the date), with a reason kept in the history."""
     agreement = _visible(request, pk, Action.CHANGE)
     form = TerminationCorrectionForm(request.POST or None, initial={"terminated_on": agreement.terminated_on})
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                agreement_termination_correct(
-                    agreement=agreement,
-                    correction=form.cleaned_data["correction"],
-                    terminated_on=form.cleaned_data["terminated_on"],
-                    reason=form.cleaned_data["reason"],
-                    actor=request.user,
-                )
-        except ValidationError as error:
-            agreement.refresh_from_db()
-            add_service_errors(form, error)
-        else:
-            if agreement.status == AgreementStatus.EXECUTED:
-                messages.success(request, "Termination corrected: the agreement is in force again.")
-            else:
-                messages.success(request, f"Termination date corrected to {agreement.terminated_on:%Y-%m-%d}.")
-            return redirect("agreements:detail", pk=agreement.pk)
-    return render(
+    corrected = save_with_service(
         request,
-        "agreements/correct_termination.html",
-        {"agreement": agreement, "form": form},
-        status=400 if form.errors else 200,
+        form,
+        lambda: agreement_termination_correct(
+            agreement=agreement,
+            correction=form.cleaned_data["correction"],
+            terminated_on=form.cleaned_data["terminated_on"],
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+        ),
+        message=lambda done: (
+            "Termination corrected: the agreement is in force again."
+            if done.status == AgreementStatus.EXECUTED
+            else f"Termination date corrected to {done.terminated_on:%Y-%m-%d}."
+        ),
+        on_refusal=agreement.refresh_from_db,
     )
+    if corrected is not None:
+        return redirect("agreements:detail", pk=agreement.pk)
+    return render_form(request, "agreements/correct_termination.html", {"agreement": agreement, "form": form})
 
 
 # --- documents ------------------------------------------------------------------------------------

@@ -39,9 +39,18 @@ def check_file_size(upload, what: str = "file") -> None:
         raise ValidationError(f"The {what} is larger than {settings.MAX_UPLOAD_MEGABYTES} MB; upload a smaller file.")
 
 
-def save_with_service(request, form: forms.BaseForm, save: Callable[[], T], *, message: Callable[[T], str]) -> T | None:
+def save_with_service(
+    request,
+    form: forms.BaseForm,
+    save: Callable[[], T],
+    *,
+    message: Callable[[T], str],
+    on_refusal: Callable[[], None] | None = None,
+) -> T | None:
     """The save block of every edit view: on a POST with a valid form, run the service in one
     transaction; its ValidationError goes onto the form (nothing is saved), its success into a message.
+    ``on_refusal`` runs after the rollback, e.g. to reload an instance the service had begun to change
+    before the page shows it again.
 
     Returns what the service returned, or None when nothing was saved (a GET, an invalid form or a
     refusal, whose errors are on the form).
@@ -52,6 +61,8 @@ def save_with_service(request, form: forms.BaseForm, save: Callable[[], T], *, m
         with transaction.atomic():
             result = save()
     except ValidationError as error:
+        if on_refusal is not None:
+            on_refusal()
         add_service_errors(form, error)
         return None
     messages.success(request, message(result))
