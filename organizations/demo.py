@@ -26,7 +26,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import AgreementStatus, BusinessAssociateAgreement, DocumentKind
-from agreements.services import agreement_execute, agreement_renew, agreement_transition, document_store
+from agreements.services import (
+    agreement_execute,
+    agreement_renew,
+    agreement_terminate,
+    agreement_transition,
+    document_store,
+)
 from checklists.models import COMPUTED_ITEM_NUMBERS, ItemStatus
 from checklists.services import checklist_item_update
 from facilities.models import Facility, FacilityKind
@@ -318,8 +324,11 @@ AGREEMENTS: tuple[DemoAgreement, ...] = (
     ),
     DemoAgreement("vrad", "vrad", "vRad teleradiology BAA", -230, breach_days=10, covers=("cah",)),
     DemoAgreement("statrad", "statrad", "StatRad teleradiology BAA", -580, breach_days=10, covers=("naperville",)),
-    DemoAgreement("aidoc", "aidoc", "Aidoc BAA", -3 * 365 - 45, breach_days=30),
-    DemoAgreement("viz", "viz", "Viz.ai BAA", -2 * 365 - 30, breach_days=30),
+    # Rule 4b, PHI without a BAA in the past: Aidoc's first BAA expired 400 days ago and its renewal
+    # was signed only 70 days later, while the triage tools kept reading studies (below).
+    DemoAgreement("aidoc", "aidoc", "Aidoc BAA 2023", -3 * 365 - 45, expires=-400, breach_days=30),
+    # Rule 3c, a gap ahead: Viz.ai's renewal is signed but takes effect a week after this one expires.
+    DemoAgreement("viz", "viz", "Viz.ai BAA", -2 * 365 - 30, expires=60, breach_days=30),
     DemoAgreement("aws", "aws", "AWS Business Associate Addendum", -5 * 365 - 15, breach_days=60),
     DemoAgreement(
         "cerner",
@@ -330,6 +339,7 @@ AGREEMENTS: tuple[DemoAgreement, ...] = (
         breach_days=30,
         notes="Signed before the Omnibus rule; amended in 2014 to add the 2013 provisions.",
     ),
+    # Rule 3b, terminating: the portal is being replaced; its BAA ends on a date ahead (below).
     DemoAgreement("portal", "portal", "ReferLink portal BAA", -920, breach_days=20, covers=("naperville", "ann_arbor")),
     # Rule 3, expiring: no successor.
     DemoAgreement("nuance", "nuance", "Nuance AI BAA", -3 * 365 - 60, expires=45, breach_days=30),
@@ -720,11 +730,17 @@ def _build(today: datetime.date, password: str) -> SeedResult:
     nuance_renewal = agreement_renew(previous=agreements["nuance"], title="Nuance AI BAA (renewal)")
     agreement_transition(agreement=nuance_renewal, to_status=AgreementStatus.SENT)
     # The counter-example: Sectra's expiring 2021 BAA is already superseded by an executed renewal.
-    sectra_renewal = agreement_renew(previous=agreements["sectra"], title="Sectra PACS BAA (renewal)")
-    sectra_renewal.ce_signatory = agreements["sectra"].ce_signatory
-    sectra_renewal.ba_signatory = agreements["sectra"].ba_signatory
-    agreement_execute(agreement=sectra_renewal, executed_on=day(-14), effective_on=day(-14))
-    _sign(sectra_renewal, officer, day)
+    _renew_executed(agreements["sectra"], "Sectra PACS BAA (renewal)", officer, day, executed=-14)
+    # Rule 4b in context: the renewal signed late leaves a past period of PHI with no BAA in force.
+    _renew_executed(agreements["aidoc"], "Aidoc BAA", officer, day, executed=-330)
+    # Rule 3c in context: the successor is executed, so this is no expiry without a successor (rule 3).
+    _renew_executed(agreements["viz"], "Viz.ai BAA (renewal)", officer, day, executed=-10, effective=67)
+    agreement_terminate(
+        agreement=agreements["portal"],
+        terminated_on=day(60),
+        reason="Replaced by the referring-physician access of the new EHR; the vendor returns the PHI.",
+        actor=officer,
+    )
 
     for spec in CHECKLISTS:
         checklist = engagements[(spec.vendor, spec.facility)].teleradiology_checklist
@@ -828,6 +844,19 @@ def _create_agreement(
     if spec.signed_document:
         _sign(agreement, officer, day)
     return agreement
+
+
+def _renew_executed(
+    previous: BusinessAssociateAgreement, title: str, officer, day, *, executed: int, effective: int | None = None
+) -> BusinessAssociateAgreement:
+    """A renewal of ``previous``, signed on day ``executed`` and in force from ``effective`` (default the
+    same day), with its signed copy on file."""
+    renewal = agreement_renew(previous=previous, title=title)
+    renewal.ce_signatory = previous.ce_signatory
+    renewal.ba_signatory = previous.ba_signatory
+    agreement_execute(agreement=renewal, executed_on=day(executed), effective_on=day(effective or executed))
+    _sign(renewal, officer, day)
+    return renewal
 
 
 def _sign(agreement: BusinessAssociateAgreement, officer, day) -> None:

@@ -47,19 +47,13 @@ def row_counts() -> dict[str, int]:
     return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
 
 
-#: Finding kinds the demo story does not show yet (a case for each is still to be written).
-NOT_IN_THE_DEMO_YET = (FindingKind.PHI_WITHOUT_BAA, FindingKind.BAA_TERMINATING, FindingKind.COVERAGE_GAP_AHEAD)
-
-
 def test_it_opens_a_finding_of_every_kind():
     output = seed()
 
     result = check_json()
 
     assert set(result["open_by_kind"]) == set(FindingKind.values)
-    # The coverage-over-time kinds (issue 11) have no case in the demo story yet: listed here, so the
-    # demo's gap is visible and this line must change when their cases are added.
-    assert {kind: n for kind, n in result["open_by_kind"].items() if n < 1} == dict.fromkeys(NOT_IN_THE_DEMO_YET, 0)
+    assert {kind: n for kind, n in result["open_by_kind"].items() if n < 1} == {}
     assert "Lakeside Imaging Network" in output
     assert "Missing BAA" in output
 
@@ -73,6 +67,9 @@ def test_it_triggers_each_rule_with_the_intended_case():
         (FindingKind.MISSING_BAA, "Enlitic"),
         (FindingKind.BAA_LAPSED, "Fujifilm Synapse RIS"),
         (FindingKind.BAA_EXPIRING, "Nuance AI"),
+        (FindingKind.BAA_TERMINATING, "ReferLink Physician Portal, Inc."),
+        (FindingKind.COVERAGE_GAP_AHEAD, "Viz.ai"),
+        (FindingKind.PHI_WITHOUT_BAA, "Aidoc"),
         (FindingKind.PHI_BEFORE_BAA, "Philips Radiology Information System"),
         (FindingKind.NO_SIGNED_DOCUMENT, "Lifeimage"),
         (FindingKind.BREACH_WINDOW_TOO_LONG, "Meridian Radiology Billing LLC"),
