@@ -23,7 +23,6 @@ from facilities.models import Facility
 from organizations.models import Organization
 from organizations.selectors import active_membership
 from reports.models import AuditReport, PaperSize, ReportStatus
-from reports.pdf import build_pdf
 from reports.selectors import facilities_reportable_by, may_report_on_organization, report_data
 
 logger = logging.getLogger(__name__)
@@ -186,6 +185,10 @@ def _render(report: AuditReport, *, generated_at: datetime.datetime, progress) -
         .values_list("page_count", flat=True)
         .first()
     )
+    # Imported here: WeasyPrint loads Pango and its fonts (0.7 s of every web and worker process's start),
+    # and only the process that writes a report needs it.
+    from reports.pdf import build_pdf
+
     return build_pdf(
         data,
         paper_size=report.paper_size,

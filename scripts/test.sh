@@ -108,8 +108,9 @@ else
 fi
 
 # The benchmark at small size, so that it cannot rot (it asserts nothing about time; the tests check what
-# must hold): a fresh database beside the test database, seeded by the benchmark itself. Only on a full
-# run (no pytest arguments).
+# must hold): a fresh database beside the test database, seeded by the benchmark itself. One timed run of
+# each path after its warm-up (--runs 1): every path and its floor still run, and the figures that count
+# come from a dedicated run on an idle machine (docs/benchmarks.md). Only on a full run (no pytest arguments).
 if [[ " $TEST_DATABASES " == *" postgres "* ]] && [ "$#" -eq 0 ]; then
     bench_url="${TEST_POSTGRES_URL%%\?*}_bench"
     log "Benchmark at small size ($bench_url)"
@@ -117,7 +118,7 @@ if [[ " $TEST_DATABASES " == *" postgres "* ]] && [ "$#" -eq 0 ]; then
     {
         DATABASE_URL="$bench_url" "$VENV/bin/python" scripts/recreate_database.py &&
             DATABASE_URL="$bench_url" "$VENV/bin/python" manage.py migrate --noinput -v 0 &&
-            DATABASE_URL="$bench_url" "$VENV/bin/python" manage.py bench --size small --json var/bench-small.json
+            DATABASE_URL="$bench_url" "$VENV/bin/python" manage.py bench --size small --runs 1 --json var/bench-small.json
     } </dev/null 2>&1 | tee var/bench-small.log || status=$?
     summaries+=("benchmark (small): var/bench-small.json (exit $status)")
     [ "$status" -eq 0 ] || failed=1

@@ -24,21 +24,23 @@ CHROMIUM_ARGS = [
 AXE = BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
-@pytest.fixture
-def chromium(monkeypatch):
-    """Chromium for one test. The Playwright sync API runs an event loop in the test's thread, so the
-    test's own ORM calls (factories, assertions), which are synchronous and safe, need
-    DJANGO_ALLOW_ASYNC_UNSAFE: set for this test only, never for the tests around it (a variable left
-    in the environment would also reach their subprocesses, e.g. ``check --deploy``)."""
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the browser tests of a module (each test gets its own context, so no cookie or
+    storage is shared; starting Playwright and Chromium costs about two seconds). The Playwright sync
+    API runs an event loop in the tests' thread, so their own ORM calls (factories, assertions), which
+    are synchronous and safe, need DJANGO_ALLOW_ASYNC_UNSAFE: set while this module's browser runs,
+    never for the modules around it (a variable left in the environment would also reach their
+    subprocesses, e.g. ``check --deploy``). Every test of a module that uses it is a browser test."""
     from playwright.sync_api import sync_playwright
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
     assert Path(CHROMIUM).exists(), f"Chromium is required at {CHROMIUM} (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@ security policy, and the page shows the download link once the report is done.""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -13,36 +11,18 @@ from django.urls import reverse
 from reports.models import AuditReport
 from reports.services import audit_report_generate
 from tests import factories as f
+from tests.browser.conftest import chromium  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    # For this test only (see tests/browser/conftest.py): a variable left in os.environ would reach
-    # later tests' subprocesses, and `check --deploy` rightly refuses it.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    assert os.path.exists(CHROMIUM), "Chromium is required by the browser tests (apt-get install chromium)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield context, page
-        browser.close()
+def browser_page(chromium):  # noqa: F811 (the fixture imported above)
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield context, page
+    context.close()
 
 
 def sign_in(context, live_server, user) -> None:
