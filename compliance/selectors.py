@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -52,9 +52,16 @@ def severity_rank() -> Case:
 
 
 def findings_by_urgency(queryset: QuerySet[Finding]) -> QuerySet[Finding]:
-    """Most urgent first: severity, then the nearest date the finding is about, then the oldest."""
+    """Most urgent first: severity, then the nearest date the finding is about, then the oldest.
+
+    Where NULLs go is said explicitly, as PostgreSQL (production) sorts them: SQLite put them first,
+    so undated findings led the dashboard there and trailed it in production."""
     return queryset.annotate(severity_rank=severity_rank()).order_by(
-        "severity_rank", "resolved_at", "due_on", "first_seen_at", "pk"
+        "severity_rank",
+        F("resolved_at").asc(nulls_last=True),
+        F("due_on").asc(nulls_last=True),
+        "first_seen_at",
+        "pk",
     )
 
 
