@@ -11,7 +11,9 @@ Citations are to 45 CFR (HIPAA). See shared/domain/hipaa-baa.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -39,6 +41,7 @@ from compliance.timeline import (
     EndReason,
     EngagementTimeline,
     GapReason,
+    Period,
     Timeline,
     agreements_in_force,
     agreements_not_ended,
@@ -235,12 +238,18 @@ _ENGAGEMENT_FIELDS = (
 )
 
 
-def _current_gaps(ctx: RuleContext):
-    """Engagements uncovered on ``as_of`` while they have PHI access, with their uncovered period."""
-    for t in _timeline(ctx).engagements.values():
-        period = t.period_on(ctx.as_of)
-        if period is not None and not period.covered:
-            yield t, period
+def _current_gaps(ctx: RuleContext) -> list[tuple[EngagementTimeline, Period]]:
+    """Engagements uncovered on ``as_of`` while they have PHI access, with their uncovered period
+    (found once per run: rules 1 and 2 split them)."""
+    shared = ctx.shared if ctx.shared is not None else {}
+    if "current_gaps" not in shared:
+        gaps = []
+        for t in _timeline(ctx).engagements.values():
+            period = t.period_on(ctx.as_of)
+            if period is not None and not period.covered:
+                gaps.append((t, period))
+        shared["current_gaps"] = gaps
+    return shared["current_gaps"]
 
 
 def missing_baa(ctx: RuleContext) -> Iterable[Detection]:
@@ -1186,7 +1195,27 @@ def detect_all(ctx: RuleContext) -> list[Detection]:
     """Every problem the rules detect: a fixed number of queries (the shared timeline, then at most
     one per rule), whatever the size of the data. Writes nothing."""
     run = replace(ctx, shared={})
-    return [detection for rule in active_rules() for detection in rule.detect(run)]
+    with cyclic_gc_paused():
+        return [detection for rule in active_rules() for detection in rule.detect(run)]
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused():
+    """Pause CPython's cyclic garbage collector while the rules build the run's timeline.
+
+    A run at health-system size creates a few million small records (timelines, periods, rows) that
+    all stay alive until it ends; each time they grow by a quarter, the collector traverses all of
+    them again, which was a third of the run at large size (docs/benchmarks.md). Reference counting
+    still frees whatever is dropped during the run; the rare cycle (an ORM query tree) waits for the
+    collector, which resumes as it was when the rules are done, even if one raises.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def with_item_one_computed(engagements: QuerySet[Engagement], as_of: datetime.date) -> QuerySet[Engagement]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
@@ -100,9 +101,11 @@ class AgreementSpan:
         return result
 
 
-@dataclass(frozen=True)
-class Period:
-    """One stretch of an engagement's PHI period, covered by ``agreement_id`` or not covered."""
+class Period(NamedTuple):
+    """One stretch of an engagement's PHI period, covered by ``agreement_id`` or not covered.
+
+    A named tuple rather than a dataclass: a run at health-system size builds a few hundred thousand
+    of them, and a tuple is the cheapest immutable record CPython makes."""
 
     starts_on: datetime.date
     #: Last day (inclusive); None: open-ended.
@@ -127,7 +130,7 @@ class Period:
         return (self.ends_on - self.starts_on).days + 1
 
 
-@dataclass
+@dataclass(slots=True)
 class EngagementTimeline:
     engagement_id: int
     organization_id: int
@@ -143,14 +146,17 @@ class EngagementTimeline:
     #: Covered and uncovered periods, in order, inside the PHI periods.
     periods: list[Period]
     #: Every coverage of this engagement's facility by an agreement of its vendor:
-    #: (first day, last day or None, agreement id).
+    #: (first day, last day or None, agreement id). Shared by engagements alike: read only.
     coverage: list[tuple[datetime.date, datetime.date | None, int]] = field(default_factory=list)
 
     def agreements_covering_on(self, day: datetime.date) -> list[int]:
         return [a for first, last, a in self.coverage if first <= day and (last is None or day <= last)]
 
     def period_on(self, day: datetime.date) -> Period | None:
-        return next((p for p in self.periods if p.contains(day)), None)
+        for period in self.periods:
+            if period.starts_on <= day and (period.ends_on is None or day <= period.ends_on):
+                return period
+        return None
 
     def has_phi_on(self, day: datetime.date) -> bool:
         return any(start <= day and (end is None or day <= end) for start, end in self.phi_periods)
@@ -334,15 +340,67 @@ def build_timelines(
         engagements = engagements.filter(pk__in=engagement_ids)
     rows = list(engagements.values(*_ENGAGEMENT_VALUES))
     spans = agreement_spans(as_of, organization_id=organization_id, vendor_ids=vendor_ids)
-    by_vendor: dict[tuple[int, int], list[AgreementSpan]] = defaultdict(list)
+    by_vendor: dict[tuple[int, int], _VendorCoverage] = defaultdict(_VendorCoverage)
     for span in spans.values():
-        by_vendor[(span.organization_id, span.vendor_id)].append(span)
+        by_vendor[(span.organization_id, span.vendor_id)].add(span)
+    no_coverage = _VendorCoverage()
     timelines = {}
     for row in rows:
         # 5. Tenancy: an agreement covers only engagements of its own organization.
-        candidates = by_vendor.get((row["facility__organization_id"], row["vendor_id"]), [])
-        timelines[row["pk"]] = _engagement_timeline(row, candidates, as_of)
+        coverage = by_vendor.get((row["facility__organization_id"], row["vendor_id"]), no_coverage)
+        timelines[row["pk"]] = _engagement_timeline(row, *coverage.of(row["facility_id"]), as_of)
     return Timeline(as_of=as_of, spans=spans, engagements=timelines)
+
+
+class _VendorCoverage:
+    """A vendor's signed agreements in one organization, as the intervals in which they cover a
+    facility: (first day, last day or None, span, cut by facility removal), **longest-running first**
+    (``_runs_longest``), the order in which ``_periods`` looks for the agreement that covers a day.
+
+    The intervals of the agreements that cover every facility are the same for all the vendor's
+    engagements, so they are ranked once and shared (read-only) by all of them."""
+
+    __slots__ = ("everywhere", "everywhere_coverage", "selective", "ranked")
+
+    def __init__(self) -> None:
+        self.everywhere: list[tuple] = []
+        self.everywhere_coverage: list[tuple] = []
+        self.selective: list[AgreementSpan] = []
+        self.ranked = False
+
+    def add(self, span: AgreementSpan) -> None:
+        if span.covers_all_facilities:
+            self.everywhere.append((span.starts_on, span.ends_on, span, False))
+            self.ranked = False
+        else:
+            self.selective.append(span)
+
+    def of(self, facility_id: int) -> tuple[list[tuple], list[tuple]]:
+        """The intervals covering the facility, and the same as ``EngagementTimeline.coverage``."""
+        if not self.ranked:
+            self.everywhere.sort(key=_runs_longest, reverse=True)
+            self.everywhere_coverage = _coverage(self.everywhere)
+            self.ranked = True
+        listed = [
+            (first, last, span, removed)
+            for span in self.selective
+            for first, last, removed in span.covers_facility(facility_id)
+        ]
+        if not listed:
+            return self.everywhere, self.everywhere_coverage
+        intervals = sorted(self.everywhere + listed, key=_runs_longest, reverse=True)
+        return intervals, _coverage(intervals)
+
+
+def _coverage(intervals: list[tuple]) -> list[tuple[datetime.date, datetime.date | None, int]]:
+    return [(first, last, span.agreement_id) for first, last, span, _ in intervals]
+
+
+def _runs_longest(interval: tuple) -> tuple:
+    """Which agreement covers a day that several cover: open-ended first, then the latest end, then
+    the latest start (the newest agreement), then the highest id, so that the answer is stable."""
+    last, span = interval[1], interval[2]
+    return (last is None, last or datetime.date.min, span.starts_on, span.agreement_id)
 
 
 def _phi_period(row: dict, intervals: list, as_of: datetime.date) -> tuple[datetime.date, datetime.date | None] | None:
@@ -369,11 +427,9 @@ def _phi_period(row: dict, intervals: list, as_of: datetime.date) -> tuple[datet
     return starts_on, ends_on
 
 
-def _engagement_timeline(row: dict, candidates: list[AgreementSpan], as_of: datetime.date) -> EngagementTimeline:
-    intervals = []  # (first, last or None, span, cut by facility removal)
-    for span in candidates:
-        for first, last, removed in span.covers_facility(row["facility_id"]):
-            intervals.append((first, last, span, removed))
+def _engagement_timeline(
+    row: dict, intervals: list[tuple], coverage: list[tuple], as_of: datetime.date
+) -> EngagementTimeline:
     phi = _phi_period(row, intervals, as_of)
     phi_periods = [phi] if phi else []
     periods: list[Period] = []
@@ -391,12 +447,18 @@ def _engagement_timeline(row: dict, candidates: list[AgreementSpan], as_of: date
         phi_starts_on=row["phi_access_starts_on"],
         phi_periods=phi_periods,
         periods=periods,
-        coverage=[(first, last, span.agreement_id) for first, last, span, _ in intervals],
+        coverage=coverage,
     )
 
 
 def _periods(phi_start: datetime.date, phi_end: datetime.date | None, intervals: list) -> list[Period]:
-    """Split [phi_start, phi_end] into covered and uncovered periods (a sweep over the breakpoints)."""
+    """Split [phi_start, phi_end] into covered and uncovered periods (a sweep over the breakpoints).
+
+    ``intervals`` come longest-running first (``_VendorCoverage``), so the first one in force on a
+    day is the agreement that covers it."""
+    # Intervals that end before the PHI period cannot cover it, nor explain a gap inside it (the
+    # interval that covered the day before such a gap ended later), so the sweep leaves them out.
+    intervals = [i for i in intervals if (i[1] is None or i[1] >= phi_start) and (phi_end is None or i[0] <= phi_end)]
     if not intervals:  # most uncovered engagements: one period, no sweep
         return [Period(phi_start, phi_end, None, GapReason.NO_BAA)]
     points = {phi_start}
@@ -410,10 +472,8 @@ def _periods(phi_start: datetime.date, phi_end: datetime.date | None, intervals:
     previous: tuple | None = None  # the interval that covered the last covered day
     for index, start in enumerate(bounds):
         end = bounds[index + 1] - ONE_DAY if index + 1 < len(bounds) else phi_end
-        active = [i for i in intervals if i[0] <= start and (i[1] is None or start <= i[1])]
-        if active:
-            # The agreement that runs longest covers the stretch (open-ended first, then latest end).
-            best = max(active, key=lambda i: (i[1] is None, i[1] or start, i[2].starts_on, i[2].agreement_id))
+        best = next((i for i in intervals if i[0] <= start and (i[1] is None or start <= i[1])), None)
+        if best is not None:
             agreement_id = best[2].agreement_id
             if result and result[-1].agreement_id == agreement_id:
                 result[-1] = Period(result[-1].starts_on, end, agreement_id)
