@@ -1203,7 +1203,7 @@ def detect_all(ctx: RuleContext) -> list[Detection]:
 def cyclic_gc_paused():
     """Pause CPython's cyclic garbage collector while the rules build the run's timeline.
 
-    A run at health-system size creates a few million small records (timelines, periods, rows) that
+    A run at health-system size creates over a million small records (timelines, periods, rows) that
     all stay alive until it ends; each time they grow by a quarter, the collector traverses all of
     them again, which was a third of the run at large size (docs/benchmarks.md). Reference counting
     still frees whatever is dropped during the run; the rare cycle (an ORM query tree) waits for the
