@@ -417,6 +417,10 @@ def _phi_period(row: dict, intervals: list, as_of: datetime.date) -> tuple[datet
             return None
         starts_on = as_of
     ends_on = row["ends_on"]
+    if ends_on is not None and ends_on < starts_on:
+        # No start date on record, and the engagement ended before ``as_of``: no day of PHI access
+        # is known (the SQL form, ``phi_on_q``, and the floor say the same).
+        return None
     if ends_on is None and row["status"] == EngagementStatus.OFFBOARDED:
         ends_on = as_of - ONE_DAY
         lasts = [last for first, last, _, _ in intervals if first <= ends_on and (last is None or last >= starts_on)]

@@ -456,6 +456,15 @@ def _(org):
     )
 
 
+@case("an active engagement without a PHI start date that ended last year: no PHI period today")
+def _(org):
+    # Known to touch PHI only from the day asked about (``_phi_period``): as of a day before its end it
+    # has PHI and no BAA; today it has none, and no past period is invented (it used to yield one
+    # that ended before it began).
+    e = f.engagement(pacs(org), f.facility(org), phi_access_starts_on=None, ends_on=days(-300))
+    return Expect(e, [], today=set(), as_of={days(-400): {(MISSING, key(e))}})
+
+
 # --- The table ------------------------------------------------------------------------------------
 
 
