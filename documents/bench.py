@@ -67,7 +67,7 @@ def bench_documents(size: str, organization, runs: int, log, *, measure, rolled_
         ],
         runs=max(1, runs // 3),
         target="<= 1.3x floor",
-        notes="rasterising at 300 dpi, Tesseract with orientation detection, review and key terms",
+        notes="rasterising at 300 dpi, Tesseract (OSD only for pages read poorly), review and key terms",
     )
     return [text, ocr]
 

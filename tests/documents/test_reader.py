@@ -33,6 +33,17 @@ def test_it_reads_a_rotated_scan_by_ocr_with_confidence(tmp_path):
     assert "Security Incident within four (4) hours" in " ".join(page["text"].split())
 
 
+def test_it_turns_a_page_scanned_sideways_before_reading_it(tmp_path):
+    # Read upright first (no orientation detection on every page): sideways it reads as nonsense with
+    # low confidence, so OSD is asked the rotation and the page is read again turned.
+    pdf = corpus.render([corpus.Clause("Provider shall report any Security Incident within four (4) hours.")])
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(corpus.scan(pdf, degrees=91))
+    page = next(e for e in read_pdf(str(path)) if e["event"] == "page")
+    assert page["method"] == "ocr" and page["confidence"] > 70
+    assert "Security Incident within four (4) hours" in " ".join(page["text"].split())
+
+
 def test_it_stops_a_document_at_the_time_limit(hhs_pdf, tmp_path):
     path = tmp_path / "hhs.pdf"
     path.write_bytes(hhs_pdf)
