@@ -23,22 +23,20 @@ def test_it_reads_the_text_layer_per_page_with_progress_events(hhs_pdf, tmp_path
     )
 
 
-def test_it_reads_a_rotated_scan_by_ocr_with_confidence(tmp_path):
-    # One short page, rotated 2 degrees and turned upside down: OSD turns it, Tesseract reads it.
+@pytest.mark.parametrize(
+    "degrees",
+    [
+        # Skewed 2 degrees and upside down: OSD turns it, Tesseract reads it.
+        pytest.param(182, id="upside-down"),
+        # Sideways: read upright first (no orientation detection on every page), it reads as nonsense
+        # with low confidence, so OSD is asked the rotation and the page is read again turned.
+        pytest.param(91, id="sideways"),
+    ],
+)
+def test_it_turns_a_rotated_scan_and_reads_it_by_ocr_with_confidence(tmp_path, degrees):
     pdf = corpus.render([corpus.Clause("Provider shall report any Security Incident within four (4) hours.")])
     path = tmp_path / "scan.pdf"
-    path.write_bytes(corpus.scan(pdf, degrees=182))
-    page = next(e for e in read_pdf(str(path)) if e["event"] == "page")
-    assert page["method"] == "ocr" and page["confidence"] > 70
-    assert "Security Incident within four (4) hours" in " ".join(page["text"].split())
-
-
-def test_it_turns_a_page_scanned_sideways_before_reading_it(tmp_path):
-    # Read upright first (no orientation detection on every page): sideways it reads as nonsense with
-    # low confidence, so OSD is asked the rotation and the page is read again turned.
-    pdf = corpus.render([corpus.Clause("Provider shall report any Security Incident within four (4) hours.")])
-    path = tmp_path / "scan.pdf"
-    path.write_bytes(corpus.scan(pdf, degrees=91))
+    path.write_bytes(corpus.scan(pdf, degrees=degrees))
     page = next(e for e in read_pdf(str(path)) if e["event"] == "page")
     assert page["method"] == "ocr" and page["confidence"] > 70
     assert "Security Incident within four (4) hours" in " ".join(page["text"].split())
