@@ -163,25 +163,32 @@ __all__ = [
 ]
 
 
+def _once_per_run(ctx: RuleContext, key: str, build: Callable[[], object]):
+    """What ``build`` returns, built once per run and shared by the rules that read it (through
+    ``ctx.shared``; a context without it builds each time)."""
+    shared = ctx.shared if ctx.shared is not None else {}
+    if key not in shared:
+        shared[key] = build()
+    return shared[key]
+
+
 def _timeline(ctx: RuleContext) -> Timeline:
     """The coverage timeline of the run, built once and shared by the rules that read it."""
-    shared = ctx.shared if ctx.shared is not None else {}
-    if "timeline" not in shared:
-        shared["timeline"] = build_timelines(ctx.as_of, organization_id=ctx.organization_id)
-    return shared["timeline"]
+    return _once_per_run(ctx, "timeline", lambda: build_timelines(ctx.as_of, organization_id=ctx.organization_id))
 
 
 def _assessments(ctx: RuleContext) -> dict[int, list[tuple[datetime.date, datetime.date]]]:
     """Breach risk assessments recorded by ``as_of``, by engagement (one query per run)."""
-    shared = ctx.shared if ctx.shared is not None else {}
-    if "assessments" not in shared:
+
+    def build():
         rows = BreachRiskAssessment.objects.filter(assessed_on__lte=ctx.as_of)
         rows = _scoped(rows, ctx, "engagement__facility__organization")
         by_engagement: dict[int, list] = defaultdict(list)
         for engagement_id, first, last in rows.values_list("engagement_id", "period_starts_on", "period_ends_on"):
             by_engagement[engagement_id].append((first, last))
-        shared["assessments"] = by_engagement
-    return shared["assessments"]
+        return by_engagement
+
+    return _once_per_run(ctx, "assessments", build)
 
 
 def _assessed(ctx: RuleContext, engagement_id: int, first: datetime.date, last: datetime.date) -> bool:
@@ -241,15 +248,16 @@ _ENGAGEMENT_FIELDS = (
 def _current_gaps(ctx: RuleContext) -> list[tuple[EngagementTimeline, Period]]:
     """Engagements uncovered on ``as_of`` while they have PHI access, with their uncovered period
     (found once per run: rules 1 and 2 split them)."""
-    shared = ctx.shared if ctx.shared is not None else {}
-    if "current_gaps" not in shared:
+
+    def build():
         gaps = []
         for t in _timeline(ctx).engagements.values():
             period = t.period_on(ctx.as_of)
             if period is not None and not period.covered:
                 gaps.append((t, period))
-        shared["current_gaps"] = gaps
-    return shared["current_gaps"]
+        return gaps
+
+    return _once_per_run(ctx, "current_gaps", build)
 
 
 def missing_baa(ctx: RuleContext) -> Iterable[Detection]:
@@ -1201,7 +1209,7 @@ def detect_all(ctx: RuleContext) -> list[Detection]:
 
 @contextlib.contextmanager
 def cyclic_gc_paused():
-    """Pause CPython's cyclic garbage collector while the rules build the run's timeline.
+    """Pause CPython's cyclic garbage collector while the rules run (and build the run's timeline).
 
     A run at health-system size creates over a million small records (timelines, periods, rows) that
     all stay alive until it ends; each time they grow by a quarter, the collector traverses all of

@@ -154,7 +154,7 @@ class EngagementTimeline:
 
     def period_on(self, day: datetime.date) -> Period | None:
         for period in self.periods:
-            if period.starts_on <= day and (period.ends_on is None or day <= period.ends_on):
+            if period.contains(day):
                 return period
         return None
 
@@ -340,10 +340,11 @@ def build_timelines(
         engagements = engagements.filter(pk__in=engagement_ids)
     rows = list(engagements.values(*_ENGAGEMENT_VALUES))
     spans = agreement_spans(as_of, organization_id=organization_id, vendor_ids=vendor_ids)
-    by_vendor: dict[tuple[int, int], _VendorCoverage] = defaultdict(_VendorCoverage)
+    spans_by_vendor: dict[tuple[int, int], list[AgreementSpan]] = defaultdict(list)
     for span in spans.values():
-        by_vendor[(span.organization_id, span.vendor_id)].add(span)
-    no_coverage = _VendorCoverage()
+        spans_by_vendor[(span.organization_id, span.vendor_id)].append(span)
+    by_vendor = {key: _VendorCoverage(vendor_spans) for key, vendor_spans in spans_by_vendor.items()}
+    no_coverage = _VendorCoverage([])
     timelines = {}
     for row in rows:
         # 5. Tenancy: an agreement covers only engagements of its own organization.
@@ -360,27 +361,19 @@ class _VendorCoverage:
     The intervals of the agreements that cover every facility are the same for all the vendor's
     engagements, so they are ranked once and shared (read-only) by all of them."""
 
-    __slots__ = ("everywhere", "everywhere_coverage", "selective", "ranked")
+    __slots__ = ("everywhere", "everywhere_coverage", "selective")
 
-    def __init__(self) -> None:
-        self.everywhere: list[tuple] = []
-        self.everywhere_coverage: list[tuple] = []
-        self.selective: list[AgreementSpan] = []
-        self.ranked = False
-
-    def add(self, span: AgreementSpan) -> None:
-        if span.covers_all_facilities:
-            self.everywhere.append((span.starts_on, span.ends_on, span, False))
-            self.ranked = False
-        else:
-            self.selective.append(span)
+    def __init__(self, spans: list[AgreementSpan]) -> None:
+        self.everywhere = sorted(
+            ((span.starts_on, span.ends_on, span, False) for span in spans if span.covers_all_facilities),
+            key=_runs_longest,
+            reverse=True,
+        )
+        self.everywhere_coverage = _coverage(self.everywhere)
+        self.selective = [span for span in spans if not span.covers_all_facilities]
 
     def of(self, facility_id: int) -> tuple[list[tuple], list[tuple]]:
         """The intervals covering the facility, and the same as ``EngagementTimeline.coverage``."""
-        if not self.ranked:
-            self.everywhere.sort(key=_runs_longest, reverse=True)
-            self.everywhere_coverage = _coverage(self.everywhere)
-            self.ranked = True
         listed = [
             (first, last, span, removed)
             for span in self.selective
@@ -417,17 +410,15 @@ def _phi_period(row: dict, intervals: list, as_of: datetime.date) -> tuple[datet
             return None
         starts_on = as_of
     ends_on = row["ends_on"]
-    if ends_on is not None and ends_on < starts_on:
-        # No start date on record, and the engagement ended before ``as_of``: no day of PHI access
-        # is known (the SQL form, ``phi_on_q``, and the floor say the same).
-        return None
     if ends_on is None and row["status"] == EngagementStatus.OFFBOARDED:
         ends_on = as_of - ONE_DAY
         lasts = [last for first, last, _, _ in intervals if first <= ends_on and (last is None or last >= starts_on)]
         if lasts and None not in lasts:
             ends_on = min(ends_on, max(lasts))
-        if ends_on < starts_on:
-            return None
+    if ends_on is not None and ends_on < starts_on:
+        # Ended before it started: offboarded before any coverage, or no start date on record and
+        # ended before ``as_of``. No day of PHI access is known (``phi_on_q`` and the floor agree).
+        return None
     return starts_on, ends_on
 
 
